@@ -1,0 +1,87 @@
+// What every checkpoint reader yields: a parsed config and a lazy map from canonical tensor name
+// (the Hugging Face multimodal names, `model.language_model.…`) to bytes on disk. Nothing above this
+// layer knows which file format the weights came from.
+import { CheckpointError } from "../errors.js";
+import type { RandomAccessFile } from "../io/random-access.js";
+import { convertTensor, DTYPE_BYTES, numel, widen, type DType, type Tensor } from "../kernels/dtype.js";
+import type { ModelConfig } from "../model/config.js";
+import type { TensorEntry } from "./safetensors.js";
+
+export class Checkpoint {
+  private readonly byName = new Map<string, TensorEntry>();
+  constructor(
+    /** Where it came from, for messages. */
+    readonly location: string,
+    readonly config: ModelConfig,
+    entries: readonly TensorEntry[],
+    private readonly files: readonly RandomAccessFile[],
+    /** generation_config.json, when the checkpoint has one. */
+    readonly generationConfig?: Record<string, unknown>,
+  ) {
+    for (const e of entries) this.byName.set(e.name, e);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+  /** The entry of a tensor, checked against the shape the architecture expects. */
+  entry(name: string, shape?: readonly number[]): TensorEntry {
+    const e = this.byName.get(name);
+    if (!e) throw new CheckpointError(`${this.location}: tensor "${name}" is missing from the checkpoint`);
+    if (shape && (shape.length !== e.shape.length || shape.some((d, i) => d !== e.shape[i]))) {
+      throw new CheckpointError(
+        `${this.location}: tensor "${name}" has shape [${e.shape.join(", ")}] but the config needs [${shape.join(", ")}]`,
+      );
+    }
+    return e;
+  }
+  /** Reads a whole tensor into memory, in `dtype` (default: as stored). */
+  load(name: string, shape?: readonly number[], dtype?: DType): Tensor {
+    const e = this.entry(name, shape);
+    return convertTensor(readEntry(e), dtype ?? e.dtype);
+  }
+  /** Reads a small tensor (a norm weight, a coefficient matrix) as float32. */
+  loadF32(name: string, shape?: readonly number[]): Float32Array {
+    return this.load(name, shape, "f32").data as Float32Array;
+  }
+  close(): void {
+    for (const f of this.files) f.close();
+  }
+}
+
+export function readEntry(e: TensorEntry): Tensor {
+  const buf = new ArrayBuffer(e.byteLength);
+  e.file.read(e.offset, new Uint8Array(buf));
+  const data = e.dtype === "f32" ? new Float32Array(buf) : new Uint16Array(buf);
+  return { dtype: e.dtype, shape: e.shape, data };
+}
+
+/**
+ * Row access to a 2-D tensor that stays on disk (the per-layer-embedding table: 262144 × L·256).
+ * Each lookup reads one row by byte range and widens it to float32.
+ */
+export class DiskRows {
+  private readonly rowBytes: number;
+  private readonly raw: Uint8Array;
+  constructor(private readonly e: TensorEntry) {
+    this.rowBytes = (e.shape[1] ?? 1) * DTYPE_BYTES[e.dtype];
+    this.raw = new Uint8Array(this.rowBytes);
+  }
+  get rows(): number {
+    return this.e.shape[0]!;
+  }
+  get cols(): number {
+    return numel(this.e.shape.slice(1));
+  }
+  /** Widens row `r` into `dst` (length = cols). */
+  read(r: number, dst: Float32Array): void {
+    if (r < 0 || r >= this.rows) throw new RangeError(`row ${r} of "${this.e.name}" is out of range [0, ${this.rows})`);
+    this.e.file.read(this.e.offset + r * this.rowBytes, this.raw);
+    const buf = this.raw.buffer.slice(0, this.rowBytes);
+    const data = this.e.dtype === "f32" ? new Float32Array(buf) : new Uint16Array(buf);
+    widen({ dtype: this.e.dtype, shape: [this.cols], data }, 0, this.cols, dst);
+  }
+}

@@ -1,0 +1,144 @@
+// The text decoder's weights, read from a checkpoint by canonical name and checked against the config.
+// Big matrices stay in their stored (or requested) dtype; norm vectors and AltUp coefficients are tiny
+// and kept as float32. The per-layer-embedding table stays on disk. Layers that reuse another layer's
+// KV cache never load their own k/v projections (the checkpoint has them, the model does not use them).
+import type { Checkpoint } from "../../checkpoint/checkpoint.js";
+import { DiskRows } from "../../checkpoint/checkpoint.js";
+import type { DType, Tensor } from "../../kernels/dtype.js";
+import { kvSourceLayers, type HardTokenConfig, type ModelConfig } from "../config.js";
+
+export interface AltUpWeights {
+  routerNorm: Float32Array; // [D]
+  router: Float32Array; // [A, D]
+  predictionCoefs: Float32Array; // [A·A, A]
+  correctionCoefs: Float32Array; // [A, A]
+  correctOutputScale: Float32Array; // [D]
+}
+
+export interface LayerWeights {
+  inputNorm: Float32Array;
+  q: Tensor;
+  k?: Tensor;
+  v?: Tensor;
+  o: Tensor;
+  qNorm: Float32Array;
+  kNorm?: Float32Array;
+  postAttentionNorm: Float32Array;
+  preFeedforwardNorm: Float32Array;
+  gate: Tensor;
+  up: Tensor;
+  down: Tensor;
+  postFeedforwardNorm: Float32Array;
+  altup: AltUpWeights;
+  laurel: { left: Tensor; right: Tensor; postNorm: Float32Array };
+  perLayerInputGate: Tensor; // [P, D]
+  perLayerProjection: Tensor; // [D, P]
+  postPerLayerInputNorm: Float32Array;
+}
+
+/** `embed_vision` / `embed_audio`: how ids past the text vocabulary are embedded. */
+export interface HardTokenWeights {
+  config: HardTokenConfig;
+  embedding: Float32Array; // [vocab, C]
+  width: number; // C
+  hardNorm: Float32Array; // [C]
+  projection: Tensor; // [D, C]
+}
+
+export interface TextWeights {
+  embedTokens: Tensor; // [V, D], also the tied output projection
+  perLayerTable: DiskRows; // [V_ple, L·P] on disk
+  perLayerModelProjection: Tensor; // [L·P, D]
+  perLayerProjectionNorm: Float32Array; // [P]
+  altupProjections: Tensor[]; // A−1 × [D, D]
+  altupUnembedProjections: Tensor[]; // A−1 × [D, D]
+  finalNorm: Float32Array;
+  layers: LayerWeights[];
+  hardTokens: HardTokenWeights[];
+}
+
+const T = "model.language_model.";
+
+function clip(coefs: Float32Array, limit: number | null): Float32Array {
+  if (limit === null) return coefs;
+  for (let i = 0; i < coefs.length; i++) coefs[i] = Math.min(limit, Math.max(-limit, coefs[i]!));
+  return coefs;
+}
+
+function loadHardTokens(ck: Checkpoint, prefix: string, hc: HardTokenConfig | undefined, D: number): HardTokenWeights | undefined {
+  if (!hc || !ck.has(`${prefix}.embedding.weight`)) return undefined;
+  const table = ck.entry(`${prefix}.embedding.weight`);
+  const width = table.shape[1]!;
+  return {
+    config: hc,
+    embedding: ck.loadF32(`${prefix}.embedding.weight`, [hc.vocabSize, width]),
+    width,
+    hardNorm: ck.loadF32(`${prefix}.hard_embedding_norm.weight`, [width]),
+    projection: ck.load(`${prefix}.embedding_projection.weight`, [D, width]),
+  };
+}
+
+export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType): TextWeights {
+  const c = cfg.text;
+  const D = c.hiddenSize;
+  const A = c.altupNumInputs;
+  const P = c.hiddenSizePerLayerInput;
+  const L = c.numLayers;
+  const mat = (name: string, shape: number[]) => ck.load(T + name, shape, dtype);
+  const vec = (name: string, n: number) => ck.loadF32(T + name, [n]);
+  const kvSource = kvSourceLayers(c);
+  const qWidth = c.numHeads * c.headDim;
+  const kvWidth = c.numKvHeads * c.headDim;
+
+  const layers = Array.from({ length: L }, (_, i): LayerWeights => {
+    const p = `layers.${i}.`;
+    const F = c.intermediateSize[i]!;
+    const ownsKv = kvSource[i] === i;
+    return {
+      inputNorm: vec(p + "input_layernorm.weight", D),
+      q: mat(p + "self_attn.q_proj.weight", [qWidth, D]),
+      k: ownsKv ? mat(p + "self_attn.k_proj.weight", [kvWidth, D]) : undefined,
+      v: ownsKv ? mat(p + "self_attn.v_proj.weight", [kvWidth, D]) : undefined,
+      o: mat(p + "self_attn.o_proj.weight", [D, qWidth]),
+      qNorm: vec(p + "self_attn.q_norm.weight", c.headDim),
+      kNorm: ownsKv ? vec(p + "self_attn.k_norm.weight", c.headDim) : undefined,
+      postAttentionNorm: vec(p + "post_attention_layernorm.weight", D),
+      preFeedforwardNorm: vec(p + "pre_feedforward_layernorm.weight", D),
+      gate: mat(p + "mlp.gate_proj.weight", [F, D]),
+      up: mat(p + "mlp.up_proj.weight", [F, D]),
+      down: mat(p + "mlp.down_proj.weight", [D, F]),
+      postFeedforwardNorm: vec(p + "post_feedforward_layernorm.weight", D),
+      altup: {
+        routerNorm: vec(p + "altup.router_norm.weight", D),
+        router: ck.loadF32(T + p + "altup.modality_router.weight", [A, D]),
+        predictionCoefs: clip(ck.loadF32(T + p + "altup.prediction_coefs.weight", [A * A, A]), c.altupCoefClip),
+        correctionCoefs: clip(ck.loadF32(T + p + "altup.correction_coefs.weight", [A, A]), c.altupCoefClip),
+        correctOutputScale: vec(p + "altup.correct_output_scale", D),
+      },
+      laurel: {
+        left: mat(p + "laurel.linear_left.weight", [c.laurelRank, D]),
+        right: mat(p + "laurel.linear_right.weight", [D, c.laurelRank]),
+        postNorm: vec(p + "laurel.post_laurel_norm.weight", D),
+      },
+      perLayerInputGate: mat(p + "per_layer_input_gate.weight", [P, D]),
+      perLayerProjection: mat(p + "per_layer_projection.weight", [D, P]),
+      postPerLayerInputNorm: vec(p + "post_per_layer_input_norm.weight", D),
+    };
+  });
+
+  const stack = (name: string) => Array.from({ length: A - 1 }, (_, k) => mat(`${name}.${k}.weight`, [D, D]));
+  return {
+    embedTokens: mat("embed_tokens.weight", [c.vocabSize, D]),
+    perLayerTable: new DiskRows(ck.entry(T + "embed_tokens_per_layer.weight", [c.vocabSizePerLayerInput, L * P])),
+    perLayerModelProjection: mat("per_layer_model_projection.weight", [L * P, D]),
+    perLayerProjectionNorm: vec("per_layer_projection_norm.weight", P),
+    altupProjections: stack("altup_projections"),
+    altupUnembedProjections: stack("altup_unembed_projections"),
+    finalNorm: vec("norm.weight", D),
+    layers,
+    hardTokens: [
+      loadHardTokens(ck, "model.embed_vision", cfg.vision, D),
+      loadHardTokens(ck, "model.embed_audio", cfg.audio, D),
+    ].filter((h): h is HardTokenWeights => h !== undefined),
+  };
+}
