@@ -1,0 +1,26 @@
+// Options shared by every command that loads a model.
+import { Command, Option } from "commander";
+import type { DType } from "../kernels/dtype.js";
+import type { Gemma3n } from "../model/gemma3n.js";
+import { loadModel } from "../node/load.js";
+
+export interface ModelFlags {
+  model: string;
+  weights?: string;
+  dtype?: DType;
+}
+
+export function modelOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption("--model <dir|repo>", "model directory, or a Hugging Face repo id such as google/gemma-3n-E2B-it")
+    .option("--weights <file>", "another safetensors file of the model directory to load the weights from")
+    .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored)").choices(["f32", "f16", "bf16"]));
+}
+
+export function openModel(flags: ModelFlags): Promise<Gemma3n> {
+  return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, hub: { progress: true } });
+}
+
+export function writeJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + "\n");
+}

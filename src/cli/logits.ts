@@ -1,0 +1,22 @@
+// gemma3n logits: float32 logits for every position of a token-id prompt, as a .npy [1, n, vocab].
+import { writeFileSync } from "node:fs";
+import { Command } from "commander";
+import { encodeNpy } from "../io/npy.js";
+import { parseIds } from "./args.js";
+import { modelOptions, openModel, type ModelFlags } from "./common.js";
+
+export function registerLogits(program: Command): void {
+  modelOptions(program.command("logits").description("write the logits of every position of --ids to a .npy file"))
+    .requiredOption("--ids <ids>", "comma-separated token ids")
+    .requiredOption("--out <file.npy>", "output file")
+    .action(async (f: ModelFlags & { ids: string; out: string }) => {
+      const ids = parseIds(f.ids);
+      const model = await openModel(f);
+      try {
+        const logits = model.logits(ids);
+        writeFileSync(f.out, encodeNpy(logits, [1, ids.length, model.config.text.vocabSize]));
+      } finally {
+        model.close();
+      }
+    });
+}

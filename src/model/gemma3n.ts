@@ -1,0 +1,163 @@
+// A loaded Gemma 3n model: checkpoint + decoder + tokenizer, with the user-facing operations
+// (logits, streaming generation, chat sessions). Platform-neutral: files come in through ModelFiles.
+import type { Checkpoint } from "../checkpoint/checkpoint.js";
+import { NoTokenizerError, type TokenizerBundle } from "../checkpoint/tokenizer-files.js";
+import { InputError } from "../errors.js";
+import { generateTokens, type GenerateOptions, type GenerationChunk, type GenerationResult, type StepModel } from "../generate/generate.js";
+import type { SamplingOptions } from "../generate/sampler.js";
+import type { Backend } from "../kernels/backend.js";
+import { ReferenceBackend } from "../kernels/reference.js";
+import type { DType } from "../kernels/dtype.js";
+import { encodeChat, type ChatMessage } from "../tokenizer/chat-template.js";
+import type { ModelConfig } from "./config.js";
+import { TextDecoder, type ForwardOptions } from "./text/decoder.js";
+import { KVCache } from "./text/kv-cache.js";
+import { loadTextWeights } from "./text/weights.js";
+
+/** What to generate from: a chat (rendered with the model's template), raw text, or token ids. */
+export type Prompt = { messages: ChatMessage[] } | { text: string; addBos?: boolean } | { ids: readonly number[] };
+
+export interface ModelOptions {
+  /** Weight dtype in memory (default: as stored). */
+  dtype?: DType;
+  backend?: Backend;
+  /** Longest sequence a session may hold (default: the config's max_position_embeddings). */
+  contextLength?: number;
+}
+
+export class Gemma3n implements StepModel {
+  readonly decoder: TextDecoder;
+  readonly contextLength: number;
+  readonly eosIds: readonly number[];
+  /** Sampling defaults from generation_config.json (greedy when it has none). */
+  readonly generationDefaults: SamplingOptions;
+
+  constructor(
+    readonly checkpoint: Checkpoint,
+    private readonly tokenizerBundle: TokenizerBundle | undefined,
+    opts: ModelOptions = {},
+  ) {
+    const config = checkpoint.config;
+    this.decoder = new TextDecoder(config, loadTextWeights(checkpoint, config, opts.dtype), opts.backend ?? new ReferenceBackend());
+    const maxCtx = config.text.maxPositionEmbeddings;
+    const ctx = opts.contextLength ?? maxCtx;
+    if (!Number.isInteger(ctx) || ctx < 1 || ctx > maxCtx) {
+      throw new InputError(`context length must be an integer in [1, ${maxCtx}], got ${ctx}`);
+    }
+    this.contextLength = ctx;
+    const gen = checkpoint.generationConfig ?? {};
+    const genEos = gen.eos_token_id;
+    this.eosIds = Array.isArray(genEos) ? (genEos as number[]) : Number.isInteger(genEos) ? [genEos as number] : config.eosIds;
+    this.generationDefaults = samplingFromGenerationConfig(gen);
+  }
+
+  get config(): ModelConfig {
+    return this.checkpoint.config;
+  }
+  get tokenizer() {
+    return this.tokenizerBundle?.tokenizer;
+  }
+  get chatTemplate() {
+    return this.tokenizerBundle?.chatTemplate;
+  }
+
+  private requireTokenizer(): TokenizerBundle {
+    if (!this.tokenizerBundle) throw new NoTokenizerError(this.checkpoint.location);
+    return this.tokenizerBundle;
+  }
+
+  /** Token ids of a prompt. Chat prompts carry their own `<bos>`; it is never doubled. */
+  encode(prompt: Prompt): number[] {
+    if ("ids" in prompt) return [...prompt.ids];
+    const { tokenizer, chatTemplate } = this.requireTokenizer();
+    if ("text" in prompt) return tokenizer.encode(prompt.text, { addBos: prompt.addBos });
+    if (!chatTemplate) throw new InputError(`${this.checkpoint.location} has no chat template (tokenizer_config.json chat_template or chat_template.jinja)`);
+    return encodeChat(tokenizer, chatTemplate, prompt.messages).ids;
+  }
+
+  /** Logits for every position of `ids`: [ids.length, vocab]. */
+  logits(ids: readonly number[], opts: Omit<ForwardOptions, "allLogits"> = {}): Float32Array {
+    if (ids.length > this.contextLength) throw new InputError(`${ids.length} ids exceed the context length ${this.contextLength}`);
+    return this.decoder.forward(Int32Array.from(ids), this.newCache(), { ...opts, allLogits: true }).logits;
+  }
+
+  newCache(): KVCache {
+    return new KVCache(this.config.text);
+  }
+
+  /** One forward step; returns the logits of the last position. */
+  step(ids: Int32Array, cache: KVCache): Float32Array {
+    return this.decoder.forward(ids, cache).logits;
+  }
+
+  /** A conversation that keeps its KV cache between turns. */
+  session(): Session {
+    return new Session(this);
+  }
+
+  /** Streams a completion of `prompt` in a fresh session. */
+  generate(prompt: Prompt, opts: GenerateOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
+    return this.session().generate(prompt, opts);
+  }
+
+  close(): void {
+    this.checkpoint.close();
+  }
+}
+
+/**
+ * Holds a KV cache and the ids it covers. A new prompt that extends those ids (the next chat turn,
+ * re-rendered in full) only feeds the new part; any other prompt starts over.
+ */
+export class Session {
+  private cache: KVCache;
+  private ids: number[] = [];
+  constructor(private readonly model: Gemma3n) {
+    this.cache = model.newCache();
+  }
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  async *generate(prompt: Prompt, opts: GenerateOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
+    const promptIds = this.model.encode(prompt);
+    const reuse = this.ids.length > 0 && this.ids.length < promptIds.length && this.ids.every((id, i) => promptIds[i] === id);
+    if (!reuse) {
+      this.cache = this.model.newCache();
+      this.ids = [];
+    }
+    const feed = promptIds.slice(this.ids.length);
+    const decoder = this.model.tokenizer?.decodeStream();
+    const options = { ...this.model.generationDefaults, ...definedOnly(opts) };
+    const history = [...promptIds];
+    // Until the run ends the cache holds ids this session cannot vouch for; a failed run leaves it empty.
+    this.ids = [];
+    const result = yield* generateTokens(this.model, this.cache, feed, history, options, decoder);
+    // The cache now covers the prompt and every generated id but the last (which was never fed).
+    this.ids = result.finishReason === "abort" ? [] : history.slice(0, this.cache.position);
+    if (result.finishReason === "abort") this.cache = this.model.newCache();
+    return result;
+  }
+
+  reset(): void {
+    this.cache = this.model.newCache();
+    this.ids = [];
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function samplingFromGenerationConfig(g: Record<string, unknown>): SamplingOptions {
+  if (g.do_sample !== true) return { greedy: true };
+  const num = (k: string) => (typeof g[k] === "number" ? (g[k] as number) : undefined);
+  return {
+    temperature: num("temperature") ?? 1,
+    topK: num("top_k"),
+    topP: num("top_p"),
+    minP: num("min_p") ?? undefined,
+    repetitionPenalty: num("repetition_penalty"),
+  };
+}
