@@ -73,3 +73,34 @@ export function readSafetensorsHeader(file: RandomAccessFile): TensorEntry[] {
   }
   return entries;
 }
+
+export interface TensorSpec {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+}
+
+const WRITE_DTYPES: Record<DType, string> = { f32: "F32", f16: "F16", bf16: "BF16" };
+
+/**
+ * The bytes that start a safetensors file holding `specs` in order: length prefix and JSON header,
+ * padded with spaces so the data begins 8-byte aligned. Returns each tensor's data offset too.
+ */
+export function safetensorsHeader(specs: readonly TensorSpec[], metadata: Record<string, string> = { format: "pt" }): { bytes: Uint8Array; dataOffsets: number[] } {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  const dataOffsets: number[] = [];
+  let at = 0;
+  for (const s of specs) {
+    const len = numel(s.shape) * DTYPE_BYTES[s.dtype];
+    header[s.name] = { dtype: WRITE_DTYPES[s.dtype], shape: s.shape, data_offsets: [at, at + len] };
+    dataOffsets.push(at);
+    at += len;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - ((8 + new TextEncoder().encode(json).length) % 8)) % 8);
+  const body = new TextEncoder().encode(json);
+  const bytes = new Uint8Array(8 + body.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(body.length), true);
+  bytes.set(body, 8);
+  return { bytes, dataOffsets };
+}

@@ -19,33 +19,30 @@ export function registerChat(program: Command): void {
       // Ctrl-C stops the reply being written; at the prompt it quits.
       rl.on("SIGINT", () => (running ? running.abort() : rl.close()));
       process.stdout.write("Chat with Gemma 3n. /reset starts over, /exit quits.\n");
+      const prompt = () => process.stdout.write("> ");
+      prompt();
       try {
-        for (;;) {
-          let line: string;
-          try {
-            line = await rl.question("> ");
-          } catch {
-            break; // input closed
-          }
+        // Iterating the lines (rather than rl.question) keeps lines that arrive while a reply is written.
+        for await (const line of rl) {
           const text = line.trim();
           if (text === "/exit" || text === "/quit") break;
           if (text === "/reset") {
             messages.length = system;
             session.reset();
-            continue;
+          } else if (text) {
+            messages.push({ role: "user", content: text });
+            running = new AbortController();
+            const stream = session.generate({ messages }, { ...generateOptions(f), signal: running.signal });
+            let next = await stream.next();
+            while (!next.done) {
+              process.stdout.write(next.value.text ?? "");
+              next = await stream.next();
+            }
+            running = undefined;
+            process.stdout.write(next.value.finishReason === "abort" ? " [stopped]\n" : "\n");
+            messages.push({ role: "assistant", content: next.value.text ?? "" });
           }
-          if (!text) continue;
-          messages.push({ role: "user", content: text });
-          running = new AbortController();
-          const stream = session.generate({ messages }, { ...generateOptions(f), signal: running.signal });
-          let next = await stream.next();
-          while (!next.done) {
-            process.stdout.write(next.value.text ?? "");
-            next = await stream.next();
-          }
-          running = undefined;
-          process.stdout.write(next.value.finishReason === "abort" ? " [stopped]\n" : "\n");
-          messages.push({ role: "assistant", content: next.value.text ?? "" });
+          prompt();
         }
       } finally {
         rl.close();

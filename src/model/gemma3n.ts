@@ -129,7 +129,7 @@ export class Session {
     }
     const feed = promptIds.slice(this.ids.length);
     const decoder = this.model.tokenizer?.decodeStream();
-    const options = { ...this.model.generationDefaults, ...definedOnly(opts) };
+    const options = resolveSampling(this.model.generationDefaults, opts);
     const history = [...promptIds];
     // Until the run ends the cache holds ids this session cannot vouch for; a failed run leaves it empty.
     this.ids = [];
@@ -148,6 +148,20 @@ export class Session {
 
 function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The caller's options over the checkpoint's defaults. Asking for any sampling control (temperature,
+ * top-k, top-p, min-p) turns sampling on even when the defaults are greedy, unless `greedy` is set.
+ */
+export function resolveSampling(defaults: SamplingOptions, opts: GenerateOptions): GenerateOptions {
+  const merged: GenerateOptions = { ...defaults, ...definedOnly(opts) };
+  const asksToSample = [opts.temperature, opts.topK, opts.topP, opts.minP].some((v) => v !== undefined);
+  if (opts.greedy === undefined && asksToSample && defaults.greedy) {
+    merged.greedy = false;
+    merged.temperature ??= 1;
+  }
+  return merged;
 }
 
 function samplingFromGenerationConfig(g: Record<string, unknown>): SamplingOptions {

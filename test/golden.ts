@@ -1,0 +1,24 @@
+// Reading golden .npy arrays and comparing against them.
+import { readFileSync } from "node:fs";
+import { parseNpy, type NpyArray } from "../src/io/npy.js";
+import { fixture } from "./helpers.js";
+
+export function golden(...parts: string[]): NpyArray {
+  return parseNpy(readFileSync(fixture(...parts)), parts.join("/"));
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= m)) m = d; // NaN propagates as the max
+  }
+  return m;
+}
+
+export function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
