@@ -12,8 +12,8 @@ import { TokenizerError } from "./errors.js";
 export interface BpeOptions {
   /** token -> id of `model.vocab`. */
   vocab: Map<string, number>;
-  /** Merges in rank order (index = rank). */
-  merges: ReadonlyArray<readonly [string, string]>;
+  /** `model.merges` in rank order (index = rank): `"a b"` strings or `["a", "b"]` pairs. */
+  merges: readonly unknown[];
   unkToken?: string | null;
   fuseUnk?: boolean;
   byteFallback?: boolean;
@@ -72,6 +72,65 @@ class MinHeap {
   }
 }
 
+/**
+ * Open-addressing hash table (linear probing) from a pair of ids to a merge rank. Much faster to build and smaller
+ * than a Map keyed by numbers for the half a million merges of the Gemma vocabulary.
+ */
+class PairTable {
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly value: Int32Array;
+  private readonly mask: number;
+
+  constructor(entries: number) {
+    let cap = 16;
+    while (cap < entries * 2) cap *= 2;
+    this.left = new Int32Array(cap).fill(-1);
+    this.right = new Int32Array(cap);
+    this.value = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  private static hash(a: number, b: number): number {
+    let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b ^ 0x7f4a7c15, 0x85ebca77);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    return h ^ (h >>> 13);
+  }
+
+  /** Insert or overwrite. */
+  set(a: number, b: number, v: number): void {
+    const left = this.left;
+    let i = PairTable.hash(a, b) & this.mask;
+    for (;;) {
+      const l = left[i]!;
+      if (l === -1) {
+        left[i] = a;
+        this.right[i] = b;
+        this.value[i] = v;
+        return;
+      }
+      if (l === a && this.right[i] === b) {
+        this.value[i] = v;
+        return;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The value for (a, b), or -1. */
+  get(a: number, b: number): number {
+    const left = this.left;
+    let i = PairTable.hash(a, b) & this.mask;
+    for (;;) {
+      const l = left[i]!;
+      if (l === -1) return -1;
+      if (l === a && this.right[i] === b) return this.value[i]!;
+      i = (i + 1) & this.mask;
+    }
+  }
+}
+
 /** 2^32: positions are below it, so `rank * POS_SPAN + pos` orders by rank, then position (like tokenizers' Merge). */
 const POS_SPAN = 4294967296;
 
@@ -86,11 +145,10 @@ function utf8Bytes(cp: number, out: number[]): void {
 
 export class BpeModel {
   private readonly vocab: Map<string, number>;
-  /** pair key (left * pairBase + right) -> merge rank; later duplicates of a pair win, as in tokenizers. */
-  private readonly mergeRank: Map<number, number>;
+  /** (left id, right id) -> merge rank; a later duplicate of a pair wins, as in tokenizers. */
+  private readonly mergeRank: PairTable;
   /** rank -> id of the merged token. */
   private readonly mergeNewId: Int32Array;
-  private readonly pairBase: number;
   /** byte value -> id of `<0xNN>`, or -1; undefined without byte fallback. */
   private readonly byteIds: Int32Array | undefined;
   private readonly unkId: number | undefined;
@@ -100,15 +158,26 @@ export class BpeModel {
 
   constructor(opts: BpeOptions) {
     this.vocab = opts.vocab;
-    let maxId = -1;
-    for (const id of opts.vocab.values()) if (id > maxId) maxId = id;
-    this.pairBase = maxId + 1;
     const merges = opts.merges;
-    this.mergeRank = new Map();
+    this.mergeRank = new PairTable(merges.length);
     this.mergeNewId = new Int32Array(merges.length);
     const vocab = this.vocab;
     for (let i = 0; i < merges.length; i++) {
-      const [a, b] = merges[i]!;
+      const m = merges[i];
+      let a: string;
+      let b: string;
+      if (typeof m === "string") {
+        // Legacy "a b" form: split at the first space.
+        const sp = m.indexOf(" ");
+        if (sp < 0) throw new TokenizerError(`malformed tokenizer.json: merge #${i} ${JSON.stringify(m)} is not "a b"`);
+        a = m.slice(0, sp);
+        b = m.slice(sp + 1);
+      } else if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") {
+        a = m[0];
+        b = m[1];
+      } else {
+        throw new TokenizerError(`malformed tokenizer.json: merge #${i} is neither "a b" nor ["a", "b"]`);
+      }
       const ia = vocab.get(a);
       const ib = vocab.get(b);
       const merged = a + b;
@@ -120,7 +189,7 @@ export class BpeModel {
             `${JSON.stringify(missing)}, which is not in model.vocab`,
         );
       }
-      this.mergeRank.set(ia * this.pairBase + ib, i);
+      this.mergeRank.set(ia, ib, i);
       this.mergeNewId[i] = inew;
     }
     if (opts.byteFallback) {
@@ -209,11 +278,10 @@ export class BpeModel {
     }
     const mergeRank = this.mergeRank;
     const mergeNewId = this.mergeNewId;
-    const base = this.pairBase;
     const initial: number[] = [];
     for (let i = 0; i + 1 < n; i++) {
-      const r = mergeRank.get(ids[i]! * base + ids[i + 1]!);
-      if (r !== undefined) initial.push(r * POS_SPAN + i);
+      const r = mergeRank.get(ids[i]!, ids[i + 1]!);
+      if (r >= 0) initial.push(r * POS_SPAN + i);
     }
     const heap = this.heap;
     heap.reset(initial);
@@ -225,8 +293,8 @@ export class BpeModel {
       const nx = next[pos]!;
       if (nx < 0) continue; // last symbol
       const newId = mergeNewId[rank]!;
-      const cur = mergeRank.get(ids[pos]! * base + ids[nx]!);
-      if (cur === undefined || mergeNewId[cur] !== newId) continue; // stale entry
+      const cur = mergeRank.get(ids[pos]!, ids[nx]!);
+      if (cur < 0 || mergeNewId[cur] !== newId) continue; // stale entry
       // Merge pos with nx.
       ids[pos] = newId;
       ids[nx] = -1;
@@ -235,12 +303,12 @@ export class BpeModel {
       if (nn >= 0) prev[nn] = pos;
       const pv = prev[pos]!;
       if (pv >= 0) {
-        const r = mergeRank.get(ids[pv]! * base + newId);
-        if (r !== undefined) heap.push(r * POS_SPAN + pv);
+        const r = mergeRank.get(ids[pv]!, newId);
+        if (r >= 0) heap.push(r * POS_SPAN + pv);
       }
       if (nn >= 0) {
-        const r = mergeRank.get(newId * base + ids[nn]!);
-        if (r !== undefined) heap.push(r * POS_SPAN + pos);
+        const r = mergeRank.get(newId, ids[nn]!);
+        if (r >= 0) heap.push(r * POS_SPAN + pos);
       }
     }
     for (let i = 0; i >= 0; i = next[i]!) out.push(ids[i]!);
