@@ -64,7 +64,7 @@ export function readSafetensorsHeader(file: RandomAccessFile): TensorEntry[] {
     const shape = info.shape as number[];
     const byteLength = numel(shape) * DTYPE_BYTES[dtype];
     if (end < begin || end - begin !== byteLength) {
-      throw bad(`data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape ${JSON.stringify(shape)} of ${info.dtype} needs ${byteLength}`);
+      throw bad(`data_offsets [${begin}, ${end}] hold ${end - begin} bytes but shape [${shape.join(", ")}] of ${info.dtype} needs ${byteLength}`);
     }
     if (end > dataLen) {
       throw bad(`data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes): the file is truncated`);
