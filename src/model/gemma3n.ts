@@ -106,8 +106,9 @@ export class Gemma3n implements StepModel {
 }
 
 /**
- * Holds a KV cache and the ids it covers. A new prompt that extends those ids (the next chat turn,
- * re-rendered in full) only feeds the new part; any other prompt starts over.
+ * Holds a KV cache and the ids it covers. A new prompt that shares a prefix with those ids (the next
+ * chat turn, re-rendered in full) only feeds the rest; the cache is rewound to the shared prefix, or
+ * started over when a sliding window no longer holds what the rewind would need.
  */
 export class Session {
   private cache: KVCache;
@@ -116,18 +117,20 @@ export class Session {
     this.cache = model.newCache();
   }
 
+  /** Tokens the cache covers. */
   get length(): number {
     return this.ids.length;
   }
 
   async *generate(prompt: Prompt, opts: GenerateOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
     const promptIds = this.model.encode(prompt);
-    const reuse = this.ids.length > 0 && this.ids.length < promptIds.length && this.ids.every((id, i) => promptIds[i] === id);
-    if (!reuse) {
+    let shared = 0;
+    while (shared < this.ids.length && shared < promptIds.length - 1 && this.ids[shared] === promptIds[shared]) shared++;
+    if (shared === 0 || !this.cache.rewind(shared)) {
       this.cache = this.model.newCache();
-      this.ids = [];
+      shared = 0;
     }
-    const feed = promptIds.slice(this.ids.length);
+    const feed = promptIds.slice(shared);
     const decoder = this.model.tokenizer?.decodeStream();
     const options = resolveSampling(this.model.generationDefaults, opts);
     const history = [...promptIds];

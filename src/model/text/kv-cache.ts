@@ -33,6 +33,17 @@ export class LayerCache implements KeyValues {
     this.length = this.window;
   }
 
+  /** Whether a query at `position` would still find every key it can see, after dropping later entries. */
+  canRewind(position: number): boolean {
+    if (this.length === 0 || this.window === 0) return true;
+    return this.positions[0]! <= Math.max(0, position - this.window + 1);
+  }
+
+  /** Drops the entries at `position` and after. */
+  truncate(position: number): void {
+    while (this.length > 0 && this.positions[this.length - 1]! >= position) this.length--;
+  }
+
   private grow(min: number): void {
     const cap = Math.max(min, this.positions.length * 2);
     const k = new Float32Array(cap * this.width);
@@ -64,6 +75,18 @@ export class KVCache {
   of(layer: number): LayerCache {
     return this.layers[this.source[layer]!]!;
   }
+  /**
+   * Forgets everything from `position` on, so that a new continuation can be fed from there. Fails
+   * (returns false, changing nothing) when a sliding window has already dropped keys it would need.
+   */
+  rewind(position: number): boolean {
+    if (position > this.position) return false;
+    if (!this.layers.every((l) => !l || l.canRewind(position))) return false;
+    for (const l of this.layers) l?.truncate(position);
+    this.position = position;
+    return true;
+  }
+
   /** Called after a forward step: advances the position and trims sliding windows. */
   commit(tokens: number): void {
     this.position += tokens;
