@@ -20,7 +20,9 @@ async function drain(stream: AsyncGenerator<GenerationChunk, GenerationResult>):
 
 test("streamed chunks join to the final text, and the text decodes the ids", async () => {
   const model = await loadModel(tinyModelDir);
-  const { chunks, result } = await drain(model.generate({ messages: [{ role: "user", content: "Tell me a story" }] }, { greedy: true, maxTokens: 15 }));
+  const prompt = { messages: [{ role: "user", content: "Tell me a story" }] };
+  const { chunks, result } = await drain(model.generate(prompt, { greedy: true, maxTokens: 15 }));
+  assert.deepEqual(await model.complete(prompt, { greedy: true, maxTokens: 15 }), result);
   assert.equal(chunks.map((c) => c.text).join(""), result.text);
   assert.equal(result.text, model.tokenizer!.decode(result.ids));
   assert.ok(result.promptTokens > 5);

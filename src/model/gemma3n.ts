@@ -100,6 +100,11 @@ export class Gemma3n implements StepModel {
     return this.session().generate(prompt, opts);
   }
 
+  /** Generates a whole completion of `prompt` in a fresh session and returns it. */
+  complete(prompt: Prompt, opts: GenerateOptions = {}): Promise<GenerationResult> {
+    return this.session().complete(prompt, opts);
+  }
+
   close(): void {
     this.checkpoint.close();
   }
@@ -141,6 +146,14 @@ export class Session {
     this.ids = result.finishReason === "abort" ? [] : history.slice(0, this.cache.position);
     if (result.finishReason === "abort") this.cache = this.model.newCache();
     return result;
+  }
+
+  /** Runs `generate` to the end and returns its result. */
+  async complete(prompt: Prompt, opts: GenerateOptions = {}): Promise<GenerationResult> {
+    const stream = this.generate(prompt, opts);
+    let r = await stream.next();
+    while (!r.done) r = await stream.next();
+    return r.value;
   }
 
   reset(): void {
