@@ -6,7 +6,7 @@ import { InputError } from "../errors.js";
 import { resolveModelPath, loadTokenizer } from "../node/load.js";
 import { encodeChat, type ChatMessage } from "../tokenizer/chat-template.js";
 import { parseIds } from "./args.js";
-import { writeJson } from "./common.js";
+import { modelOptions, writeJson } from "./common.js";
 
 async function openTokenizer(model: string): Promise<TokenizerBundle> {
   const bundle = await loadTokenizer(model, { progress: true });
@@ -60,10 +60,8 @@ function parseRequest(line: string, n: number, path: string): Request {
 }
 
 export function registerTokenize(program: Command): void {
-  program
-    .command("tokenize")
-    .description("encode text, or a chat rendered with the model's template, into token ids")
-    .requiredOption("--model <dir|repo>", "model or tokenizer directory, or a Hugging Face repo id")
+  // --weights and --dtype are accepted as on every command; the tokenizer does not read weights.
+  modelOptions(program.command("tokenize").description("encode text, or a chat rendered with the model's template, into token ids"))
     .option("--text <text>", "text to encode (a <bos> is added unless --no-bos)")
     .option("--no-bos", "do not add <bos> to --text")
     .option("--messages <file.json>", "a JSON array of {role, content} rendered with the chat template")
@@ -90,10 +88,7 @@ export function registerTokenize(program: Command): void {
       else process.stdout.write(result.ids.join(",") + "\n");
     });
 
-  program
-    .command("detokenize")
-    .description("decode token ids to text (special tokens kept)")
-    .requiredOption("--model <dir|repo>", "model or tokenizer directory, or a Hugging Face repo id")
+  modelOptions(program.command("detokenize").description("decode token ids to text (special tokens kept)"))
     .requiredOption("--ids <ids>", "comma-separated token ids")
     .option("--json", 'print {"text": "..."}')
     .action(async (f: { model: string; ids: string; json?: boolean }) => {
