@@ -1,6 +1,7 @@
 // The generation loop: prefill the prompt in one batched pass, then decode token by token, streaming
 // each token as it comes. Stops on eos ids, a stop string, max tokens, the context end, or an abort.
 import { InputError } from "../errors.js";
+import type { SoftTokens } from "../model/multimodal.js";
 import type { KVCache } from "../model/text/kv-cache.js";
 import type { DecodeStream } from "../tokenizer/tokenizer.js";
 import { Sampler, type SamplingOptions } from "./sampler.js";
@@ -36,7 +37,7 @@ export interface GenerationResult {
 export interface StepModel {
   readonly contextLength: number;
   readonly eosIds: readonly number[];
-  step(ids: Int32Array, cache: KVCache): Float32Array;
+  step(ids: Int32Array, cache: KVCache, soft?: SoftTokens): Float32Array;
 }
 
 /** Lets timers, I/O and abort events run between tokens (works in browsers too). */
@@ -51,6 +52,8 @@ export async function* generateTokens(
   history: number[],
   opts: GenerateOptions,
   decoder?: DecodeStream,
+  /** Soft-token embeddings at positions of `feed`. */
+  soft?: SoftTokens,
 ): AsyncGenerator<GenerationChunk, GenerationResult> {
   const maxTokens = opts.maxTokens ?? 256;
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new InputError(`max tokens must be an integer ≥ 0, got ${maxTokens}`);
@@ -76,7 +79,7 @@ export async function* generateTokens(
       break;
     }
     if (cache.position + next.length > model.contextLength) break; // context full: finish as "length"
-    const logits = model.step(next, cache);
+    const logits = model.step(next, cache, ids.length === 0 ? soft : undefined);
     const id = sampler.sample(logits, history);
     if (stopIds.has(id)) {
       finishReason = "stop";

@@ -10,12 +10,30 @@ import { ReferenceBackend } from "../kernels/reference.js";
 import type { DType } from "../kernels/dtype.js";
 import { encodeChat, type ChatMessage } from "../tokenizer/chat-template.js";
 import type { ModelConfig } from "./config.js";
+import { expandPlaceholders, mediaIds, mergeSoftTokens, placeholderPositions, type MediaEncoder, type MediaKind, type SoftTokens } from "./multimodal.js";
 import { TextDecoder, type ForwardOptions } from "./text/decoder.js";
 import { KVCache } from "./text/kv-cache.js";
 import { loadTextWeights } from "./text/weights.js";
 
-/** What to generate from: a chat (rendered with the model's template), raw text, or token ids. */
-export type Prompt = { messages: ChatMessage[] } | { text: string; addBos?: boolean } | { ids: readonly number[] };
+/**
+ * What to generate from: a chat rendered with the model's template (content parts may hold images and
+ * audio), raw text, or token ids whose media placeholders are already expanded (filled in order).
+ */
+export type Prompt =
+  | { messages: ChatMessage[] }
+  | { text: string; addBos?: boolean }
+  | { ids: readonly number[]; images?: unknown[]; audio?: unknown[] };
+
+/** A prompt as the decoder takes it. */
+export interface PreparedPrompt {
+  ids: number[];
+  soft?: SoftTokens;
+}
+
+/** Builds the encoder of a media kind from the checkpoint, when a prompt first needs it. */
+export type MediaEncoderFactory = (model: Gemma3n) => MediaEncoder;
+/** The media encoders this runtime has. */
+export const mediaEncoderFactories: Partial<Record<MediaKind, MediaEncoderFactory>> = {};
 
 export interface ModelOptions {
   /** Weight dtype in memory (default: as stored). */
@@ -66,7 +84,7 @@ export class Gemma3n implements StepModel {
     return this.tokenizerBundle;
   }
 
-  /** Token ids of a prompt. Chat prompts carry their own `<bos>`; it is never doubled. */
+  /** Token ids of a text prompt. Chat prompts carry their own `<bos>`; it is never doubled. */
   encode(prompt: Prompt): number[] {
     if ("ids" in prompt) return [...prompt.ids];
     const { tokenizer, chatTemplate } = this.requireTokenizer();
@@ -75,7 +93,79 @@ export class Gemma3n implements StepModel {
     return encodeChat(tokenizer, chatTemplate, prompt.messages).ids;
   }
 
-  /** Logits for every position of `ids`: [ids.length, vocab]. */
+  /** Token ids plus the soft-token embeddings of the prompt's images and audio. */
+  async prepare(prompt: Prompt): Promise<PreparedPrompt> {
+    const media: Record<MediaKind, unknown[]> = { image: [], audio: [] };
+    let ids: number[];
+    if ("messages" in prompt) {
+      for (const m of prompt.messages) {
+        if (typeof m.content === "string") continue;
+        for (const part of m.content) {
+          if (part.type === "image" || part.type === "audio") media[part.type].push(part[part.type] ?? part);
+        }
+      }
+      if (media.image.length + media.audio.length === 0) return { ids: this.encode(prompt) };
+      const { tokenizer, chatTemplate } = this.requireTokenizer();
+      if (!chatTemplate) throw new InputError(`${this.checkpoint.location} has no chat template`);
+      let text = chatTemplate.render(prompt.messages);
+      for (const kind of ["image", "audio"] as const) {
+        if (media[kind].length === 0) continue;
+        const expanded = expandPlaceholders(text, this.requireMediaIds(kind), tokenizer);
+        if (expanded.count !== media[kind].length) {
+          throw new InputError(`the chat template rendered ${expanded.count} ${kind} placeholders for ${media[kind].length} ${kind} parts`);
+        }
+        text = expanded.text;
+      }
+      ids = tokenizer.encode(text, { addBos: false });
+      if (tokenizer.bosId !== undefined && ids[0] !== tokenizer.bosId) ids.unshift(tokenizer.bosId);
+    } else {
+      ids = this.encode(prompt);
+      if ("ids" in prompt) {
+        media.image = prompt.images ?? [];
+        media.audio = prompt.audio ?? [];
+      }
+    }
+    const parts: SoftTokens[] = [];
+    for (const kind of ["image", "audio"] as const) {
+      const mids = mediaIds(this.config, kind);
+      // Ids with placeholders but no media would embed the placeholder token itself: refuse.
+      if (mids && media[kind].length === 0 && ids.includes(mids.placeholder)) placeholderPositions(ids, mids, kind, 0);
+      if (media[kind].length === 0) continue;
+      const positions = placeholderPositions(ids, this.requireMediaIds(kind), kind, media[kind].length);
+      const encoder = this.mediaEncoder(kind);
+      const D = this.config.text.hiddenSize;
+      const values = new Float32Array(positions.length * D);
+      let at = 0;
+      for (const item of media[kind]) {
+        const e = await encoder.encode(item);
+        values.set(e, at);
+        at += e.length;
+      }
+      parts.push({ positions, values });
+    }
+    return { ids, soft: mergeSoftTokens(parts, this.config.text.hiddenSize) };
+  }
+
+  private requireMediaIds(kind: MediaKind) {
+    const ids = mediaIds(this.config, kind);
+    if (!ids) throw new InputError(`${this.checkpoint.location}: config.json has no ${kind} token ids, so this model takes no ${kind} input`);
+    return ids;
+  }
+
+  private readonly encoders = new Map<MediaKind, MediaEncoder>();
+  /** The encoder of a media kind, loaded from the checkpoint on first use. */
+  mediaEncoder(kind: MediaKind): MediaEncoder {
+    let e = this.encoders.get(kind);
+    if (!e) {
+      const factory = mediaEncoderFactories[kind];
+      if (!factory) throw new InputError(`${kind} input is not supported by this runtime yet`);
+      e = factory(this);
+      this.encoders.set(kind, e);
+    }
+    return e;
+  }
+
+  /** Logits for every position of `ids`: [ids.length, vocab]; `opts.soft` fills media positions. */
   logits(ids: readonly number[], opts: Omit<ForwardOptions, "allLogits"> = {}): Float32Array {
     if (ids.length > this.contextLength) throw new InputError(`${ids.length} ids exceed the context length ${this.contextLength}`);
     return this.decoder.forward(Int32Array.from(ids), this.newCache(), { ...opts, allLogits: true }).logits;
@@ -86,8 +176,8 @@ export class Gemma3n implements StepModel {
   }
 
   /** One forward step; returns the logits of the last position. */
-  step(ids: Int32Array, cache: KVCache): Float32Array {
-    return this.decoder.forward(ids, cache).logits;
+  step(ids: Int32Array, cache: KVCache, soft?: SoftTokens): Float32Array {
+    return this.decoder.forward(ids, cache, { soft }).logits;
   }
 
   /** A conversation that keeps its KV cache between turns. */
@@ -128,9 +218,11 @@ export class Session {
   }
 
   async *generate(prompt: Prompt, opts: GenerateOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult> {
-    const promptIds = this.model.encode(prompt);
+    const { ids: promptIds, soft } = await this.model.prepare(prompt);
+    // Media placeholders look alike whatever the media: never reuse the cache past the first one.
+    const limit = Math.min(promptIds.length - 1, soft?.positions[0] ?? Infinity);
     let shared = 0;
-    while (shared < this.ids.length && shared < promptIds.length - 1 && this.ids[shared] === promptIds[shared]) shared++;
+    while (shared < this.ids.length && shared < limit && this.ids[shared] === promptIds[shared]) shared++;
     if (shared === 0 || !this.cache.rewind(shared)) {
       this.cache = this.model.newCache();
       shared = 0;
@@ -141,7 +233,8 @@ export class Session {
     const history = [...promptIds];
     // Until the run ends the cache holds ids this session cannot vouch for; a failed run leaves it empty.
     this.ids = [];
-    const result = yield* generateTokens(this.model, this.cache, feed, history, options, decoder);
+    const feedSoft = soft && { positions: soft.positions.map((p) => p - shared), values: soft.values };
+    const result = yield* generateTokens(this.model, this.cache, feed, history, options, decoder, feedSoft);
     // The cache now covers the prompt and every generated id but the last (which was never fed).
     this.ids = result.finishReason === "abort" ? [] : history.slice(0, this.cache.position);
     if (result.finishReason === "abort") this.cache = this.model.newCache();

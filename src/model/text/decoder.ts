@@ -4,6 +4,7 @@ import { InputError } from "../../errors.js";
 import type { Backend } from "../../kernels/backend.js";
 import { widen } from "../../kernels/dtype.js";
 import type { ModelConfig, TextConfig } from "../config.js";
+import type { SoftTokens } from "../multimodal.js";
 import { correct, initStreams, mergeStreams, predict, type Streams } from "./altup.js";
 import { attention } from "./attention.js";
 import type { KVCache } from "./kv-cache.js";
@@ -17,8 +18,8 @@ export interface ForwardOptions {
   allLogits?: boolean;
   /** Called with the streams after each layer, for checking against reference dumps. */
   onLayer?: (layer: number, streams: Streams) => void;
-  /** Precomputed input embeddings to use instead of the token embeddings, for the rows given (multimodal soft tokens). */
-  embeddings?: { rows: number[]; values: Float32Array };
+  /** Embeddings that replace the token embeddings at some of these ids' positions (image/audio soft tokens). */
+  soft?: SoftTokens;
 }
 
 export interface ForwardResult {
@@ -49,9 +50,7 @@ export class TextDecoder {
     if (tokens === 0) throw new InputError("no tokens to run");
     const positions = Int32Array.from({ length: tokens }, (_, t) => cache.position + t);
     const embeds = this.embed(ids);
-    if (opts.embeddings) {
-      opts.embeddings.rows.forEach((r, k) => embeds.set(opts.embeddings!.values.subarray(k * D, (k + 1) * D), r * D));
-    }
+    opts.soft?.positions.forEach((p, k) => embeds.set(opts.soft!.values.subarray(k * D, (k + 1) * D), p * D));
     let pli = perLayerInputs(b, ids, embeds, this.weights, c);
     let x = initStreams(b, embeds, tokens, this.weights.altupProjections, D);
     let pos = positions;
