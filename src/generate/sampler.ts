@@ -83,11 +83,18 @@ export class Sampler {
     }
     if (this.isGreedy) return argmax(x);
     const t = this.o.temperature!;
-    // Candidates sorted by logit, best first; cut by top-k, then turned into probabilities.
-    let order = Array.from(x.keys()).sort((a, b) => x[b]! - x[a]!);
+    // Candidates sorted by logit, best first; cut by top-k, then turned into probabilities. Tokens whose
+    // probability relative to the best one is below e^-40 (4e-18) cannot be drawn in float64 anyway:
+    // leaving them out spares sorting the whole 262k vocabulary every step.
+    let best = -Infinity;
+    for (let i = 0; i < x.length; i++) if (x[i]! > best) best = x[i]!;
+    const floor = best - 40 * t;
+    let order: number[] = [];
+    for (let i = 0; i < x.length; i++) if (x[i]! >= floor) order.push(i);
+    order.sort((a, b) => x[b]! - x[a]!);
     const k = this.o.topK ?? 0;
     if (k > 0 && k < order.length) order = order.slice(0, k);
-    const max = x[order[0]!]! / t;
+    const max = best / t;
     let probs = order.map((id) => Math.exp(x[id]! / t - max));
     let sum = probs.reduce((a, b) => a + b, 0);
     probs = probs.map((p) => p / sum);
