@@ -3,7 +3,7 @@
 // layer knows which file format the weights came from.
 import { CheckpointError } from "../errors.js";
 import type { RandomAccessFile } from "../io/random-access.js";
-import { convertTensor, DTYPE_BYTES, numel, widen, type DType, type Tensor } from "../kernels/dtype.js";
+import { canHold, convertTensor, DTYPE_BYTES, heapStorage, numel, viewAs, widen, type DType, type Storage, type Tensor } from "../kernels/dtype.js";
 import type { ModelConfig } from "../model/config.js";
 import type { TensorEntry } from "./safetensors.js";
 
@@ -38,10 +38,15 @@ export class Checkpoint {
     }
     return e;
   }
-  /** Reads a whole tensor into memory, in `dtype` (default: as stored). */
-  load(name: string, shape?: readonly number[], dtype?: DType): Tensor {
+  /**
+   * Reads a whole tensor into `storage`, in `dtype` (default: as stored). A block-quantized dtype applies
+   * only to matrices whose rows are whole blocks; others keep their stored dtype.
+   */
+  load(name: string, shape?: readonly number[], dtype?: DType, storage: Storage = heapStorage): Tensor {
     const e = this.entry(name, shape);
-    return convertTensor(readEntry(e), dtype ?? e.dtype);
+    const to = dtype && canHold(dtype, e.shape) ? dtype : e.dtype;
+    if (to === e.dtype) return readEntry(e, storage);
+    return convertTensor(readEntry(e), to, storage);
   }
   /** Reads a small tensor (a norm weight, a coefficient matrix) as float32. */
   loadF32(name: string, shape?: readonly number[]): Float32Array {
@@ -52,11 +57,10 @@ export class Checkpoint {
   }
 }
 
-export function readEntry(e: TensorEntry): Tensor {
-  const buf = new ArrayBuffer(e.byteLength);
-  e.file.read(e.offset, new Uint8Array(buf));
-  const data = e.dtype === "f32" ? new Float32Array(buf) : new Uint16Array(buf);
-  return { dtype: e.dtype, shape: e.shape, data };
+export function readEntry(e: TensorEntry, storage: Storage = heapStorage): Tensor {
+  const bytes = storage(e.byteLength);
+  e.file.read(e.offset, bytes);
+  return { dtype: e.dtype, shape: e.shape, data: viewAs(e.dtype, bytes) };
 }
 
 /**

@@ -3,16 +3,16 @@
 // bytes are read by range when a tensor is asked for.
 import { CheckpointError } from "../errors.js";
 import type { RandomAccessFile } from "../io/random-access.js";
-import { DTYPE_BYTES, numel, type DType } from "../kernels/dtype.js";
+import { DTYPE_BYTES, numel, type StoredDType } from "../kernels/dtype.js";
 
-const STORED_DTYPES: Record<string, DType> = { F32: "f32", F16: "f16", BF16: "bf16" };
+const STORED_DTYPES: Record<string, StoredDType> = { F32: "f32", F16: "f16", BF16: "bf16" };
 /** Headers beyond this size are corrupt, not big: a real 2,000-tensor header is ~200 KB. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 /** Where one tensor's bytes are, in which file. */
 export interface TensorEntry {
   readonly name: string;
-  readonly dtype: DType;
+  readonly dtype: StoredDType;
   readonly shape: readonly number[];
   readonly file: RandomAccessFile;
   /** Absolute byte offset in `file`. */
@@ -76,11 +76,11 @@ export function readSafetensorsHeader(file: RandomAccessFile): TensorEntry[] {
 
 export interface TensorSpec {
   name: string;
-  dtype: DType;
+  dtype: StoredDType;
   shape: readonly number[];
 }
 
-const WRITE_DTYPES: Record<DType, string> = { f32: "F32", f16: "F16", bf16: "BF16" };
+const WRITE_DTYPES: Record<StoredDType, string> = { f32: "F32", f16: "F16", bf16: "BF16" };
 
 /**
  * The bytes that start a safetensors file holding `specs` in order: length prefix and JSON header,

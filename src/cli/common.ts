@@ -1,6 +1,6 @@
 // Options shared by every command that loads a model.
 import { Command, Option } from "commander";
-import type { DType } from "../kernels/dtype.js";
+import { DTYPES, type DType } from "../kernels/dtype.js";
 import type { Gemma3n } from "../model/gemma3n.js";
 import { loadModel } from "../node/load.js";
 
@@ -14,7 +14,7 @@ export function modelOptions(cmd: Command): Command {
   return cmd
     .requiredOption("--model <dir|repo>", "model directory, or a Hugging Face repo id such as google/gemma-3n-E2B-it")
     .option("--weights <file>", "another safetensors file of the model directory to load the weights from")
-    .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored)").choices(["f32", "f16", "bf16"]));
+    .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; q8_0/q4_0 quantize matrices at load)").choices(DTYPES));
 }
 
 export function openModel(flags: ModelFlags): Promise<Gemma3n> {

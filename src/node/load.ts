@@ -4,7 +4,7 @@ import { openHFCheckpoint } from "../checkpoint/hf.js";
 import { loadTokenizerFiles, type TokenizerBundle } from "../checkpoint/tokenizer-files.js";
 import { CheckpointError } from "../errors.js";
 import { looksLikeRepoId, resolveModelDir, type ResolveOptions } from "../hub/index.js";
-import { isDType } from "../kernels/dtype.js";
+import { DTYPES, isDType } from "../kernels/dtype.js";
 import { Gemma3n, type ModelOptions } from "../model/gemma3n.js";
 import { NodeModelFiles } from "./fs.js";
 
@@ -27,7 +27,7 @@ export async function resolveModelPath(model: string, hub?: ResolveOptions): Pro
 
 export async function loadModel(model: string, opts: LoadOptions = {}): Promise<Gemma3n> {
   if (opts.dtype !== undefined && !isDType(opts.dtype)) {
-    throw new CheckpointError(`unknown dtype ${JSON.stringify(opts.dtype)} (supported: f32, f16, bf16)`);
+    throw new CheckpointError(`unknown dtype ${JSON.stringify(opts.dtype)} (supported: ${DTYPES.join(", ")})`);
   }
   const files = new NodeModelFiles(await resolveModelPath(model, opts.hub));
   const checkpoint = openHFCheckpoint(files, { weights: opts.weights });

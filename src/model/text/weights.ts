@@ -4,7 +4,7 @@
 // KV cache never load their own k/v projections (the checkpoint has them, the model does not use them).
 import type { Checkpoint } from "../../checkpoint/checkpoint.js";
 import { DiskRows } from "../../checkpoint/checkpoint.js";
-import type { DType, Tensor } from "../../kernels/dtype.js";
+import { heapStorage, type DType, type Storage, type Tensor } from "../../kernels/dtype.js";
 import { kvSourceLayers, type HardTokenConfig, type ModelConfig } from "../config.js";
 
 export interface AltUpWeights {
@@ -78,13 +78,14 @@ function loadHardTokens(ck: Checkpoint, prefix: string, hc: HardTokenConfig | un
   };
 }
 
-export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType): TextWeights {
+/** `storage` holds the big matrices (a backend may want them in its own memory). */
+export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType, storage: Storage = heapStorage): TextWeights {
   const c = cfg.text;
   const D = c.hiddenSize;
   const A = c.altupNumInputs;
   const P = c.hiddenSizePerLayerInput;
   const L = c.numLayers;
-  const mat = (name: string, shape: number[]) => ck.load(T + name, shape, dtype);
+  const mat = (name: string, shape: number[]) => ck.load(T + name, shape, dtype, storage);
   const vec = (name: string, n: number) => ck.loadF32(T + name, [n]);
   const kvSource = kvSourceLayers(c);
   const qWidth = c.numHeads * c.headDim;
