@@ -20,6 +20,26 @@ export interface AttentionShape {
   window: number;
 }
 
+/** The audio encoder's local self-attention (vision-audio spec §2.3.3). */
+export interface LocalAttentionShape {
+  numHeads: number;
+  headDim: number;
+  /** A query at t sees keys t − maxPast … t + maxFuture. */
+  maxPast: number;
+  maxFuture: number;
+  /** Logits become cap · tanh(ℓ / cap) before masking. */
+  softcap: number;
+}
+
+/** A 2-D convolution without bias on channels-last images [H, W, C] (weights stored [out, in, kh, kw]). */
+export interface Conv2dShape {
+  height: number;
+  width: number;
+  stride: [number, number];
+  /** Zeros added [top, bottom, left, right]. */
+  pad: [number, number, number, number];
+}
+
 export interface Backend {
   readonly name: string;
   /** y[t, o] = Σ_i x[t, i] · W[o, i] over the first `rows` output rows (default all) and `cols` inputs (default all). */
@@ -36,4 +56,29 @@ export interface Backend {
   gaussianTopK(x: Float32Array, width: number, z: number): void;
   /** cap · tanh(x / cap), in place. */
   softcap(x: Float32Array, cap: number): void;
+  /** x · sigmoid(x), in place. */
+  silu(x: Float32Array): void;
+  /** |rfft| of each row of `frames` [rows, frameLength], zero-padded to fftLength (a power of 2): [rows, fftLength/2 + 1]. */
+  rfftMagnitude(frames: Float32Array, frameLength: number, fftLength: number): Float32Array;
+  /** Convolution of x [H, W, Cin] with w [Cout, Cin, kh, kw]: [Ho, Wo, Cout] with Ho, Wo from the padded size and stride. */
+  conv2d(x: Float32Array, w: Tensor, shape: Conv2dShape): { out: Float32Array; height: number; width: number };
+  /** Causal depthwise convolution over time of x [T, C] with w [C, 1, K]: out[t, c] = Σ_k w[c, k] · x[t − K + 1 + k, c]. */
+  depthwiseConv1d(x: Float32Array, w: Tensor): Float32Array;
+  /**
+   * Group norm of x [T, frameWidth] (frames of G × C values, channels fastest; C = weight.length) with
+   * statistics accumulated over time: frame t is normalised by the mean and variance of frames 0…t,
+   * each frame's squared deviations taken from the running mean at that frame; then scaled per channel.
+   * In place.
+   */
+  cumulativeGroupNorm(x: Float32Array, frameWidth: number, weight: Float32Array, eps: number): void;
+  /**
+   * Banded self-attention over T frames with a relative-position term: ℓ = q_t·k_s + q_t·rel[maxPast − (t − s)]
+   * for q, k, v, rel rows of heads·headDim (rel has maxPast + maxFuture + 1 rows), soft-capped, over
+   * keys in the band that are `valid`. Queries that see no valid key give zeros.
+   */
+  localAttention(q: Float32Array, k: Float32Array, v: Float32Array, rel: Float32Array, valid: Uint8Array, shape: LocalAttentionShape): Float32Array;
+  /** Depthwise convolution of x [H, W, C] with w [C, 1, kh, kw] (each channel its own filter): [Ho, Wo, C]. */
+  depthwiseConv2d(x: Float32Array, w: Tensor, shape: Conv2dShape): { out: Float32Array; height: number; width: number };
+  /** gelu_tanh(x), in place. */
+  gelu(x: Float32Array): void;
 }

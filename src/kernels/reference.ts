@@ -1,7 +1,8 @@
 // Plain-TypeScript backend: simple loops that follow the math literally. It is the oracle for every
 // faster backend, so clarity beats speed here; sums run in float64 and results are stored as float32.
-import type { AttentionShape, Backend, KeyValues } from "./backend.js";
+import type { AttentionShape, Backend, Conv2dShape, KeyValues, LocalAttentionShape } from "./backend.js";
 import { widen, type Tensor } from "./dtype.js";
+import { fft } from "./fft.js";
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
@@ -128,5 +129,165 @@ export class ReferenceBackend implements Backend {
 
   softcap(x: Float32Array, cap: number): void {
     for (let i = 0; i < x.length; i++) x[i] = cap * Math.tanh(x[i]! / cap);
+  }
+
+  silu(x: Float32Array): void {
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! / (1 + Math.exp(-x[i]!));
+  }
+
+  rfftMagnitude(frames: Float32Array, frameLength: number, fftLength: number): Float32Array {
+    if (frameLength > fftLength) throw new RangeError(`frame length ${frameLength} exceeds the FFT length ${fftLength}`);
+    const rows = frames.length / frameLength;
+    const bins = fftLength / 2 + 1;
+    const out = new Float32Array(rows * bins);
+    const re = new Float64Array(fftLength);
+    const im = new Float64Array(fftLength);
+    for (let r = 0; r < rows; r++) {
+      re.fill(0);
+      im.fill(0);
+      for (let i = 0; i < frameLength; i++) re[i] = frames[r * frameLength + i]!;
+      fft(re, im);
+      for (let k = 0; k < bins; k++) out[r * bins + k] = Math.hypot(re[k]!, im[k]!);
+    }
+    return out;
+  }
+
+  conv2d(x: Float32Array, w: Tensor, s: Conv2dShape): { out: Float32Array; height: number; width: number } {
+    const [cOut, cIn, kh, kw] = w.shape as [number, number, number, number];
+    const { height: H, width: W, stride: [sh, sw], pad: [top, bottom, left, right] } = s;
+    if (x.length !== H * W * cIn) throw new Error(`conv2d: input has ${x.length} values, expected ${H}×${W}×${cIn}`);
+    const height = Math.floor((H + top + bottom - kh) / sh) + 1;
+    const width = Math.floor((W + left + right - kw) / sw) + 1;
+    const weights = new Float32Array(w.data.length);
+    widen(w, 0, weights.length, weights);
+    const out = new Float32Array(height * width * cOut);
+    for (let oy = 0; oy < height; oy++) {
+      for (let ox = 0; ox < width; ox++) {
+        for (let o = 0; o < cOut; o++) {
+          let sum = 0;
+          for (let ky = 0; ky < kh; ky++) {
+            const y = oy * sh + ky - top;
+            if (y < 0 || y >= H) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const xx = ox * sw + kx - left;
+              if (xx < 0 || xx >= W) continue;
+              const base = (y * W + xx) * cIn;
+              for (let c = 0; c < cIn; c++) sum += x[base + c]! * weights[((o * cIn + c) * kh + ky) * kw + kx]!;
+            }
+          }
+          out[(oy * width + ox) * cOut + o] = sum;
+        }
+      }
+    }
+    return { out, height, width };
+  }
+
+  depthwiseConv1d(x: Float32Array, w: Tensor): Float32Array {
+    const [C, , K] = w.shape as [number, number, number];
+    const weights = new Float32Array(C * K);
+    widen(w, 0, C * K, weights);
+    const T = x.length / C;
+    const out = new Float32Array(x.length);
+    for (let t = 0; t < T; t++) {
+      for (let c = 0; c < C; c++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) {
+          const src = t - K + 1 + k;
+          if (src >= 0) sum += weights[c * K + k]! * x[src * C + c]!;
+        }
+        out[t * C + c] = sum;
+      }
+    }
+    return out;
+  }
+
+  cumulativeGroupNorm(x: Float32Array, frameWidth: number, weight: Float32Array, eps: number): void {
+    const C = weight.length;
+    let sum = 0;
+    let sumSq = 0;
+    for (let base = 0, t = 0; base < x.length; base += frameWidth, t++) {
+      const count = (t + 1) * frameWidth;
+      for (let i = 0; i < frameWidth; i++) sum += x[base + i]!;
+      const mean = Math.fround(sum / count);
+      for (let i = 0; i < frameWidth; i++) sumSq += (x[base + i]! - mean) ** 2;
+      const inv = 1 / Math.sqrt(Math.fround(sumSq / count) + eps);
+      for (let i = 0; i < frameWidth; i++) x[base + i] = (x[base + i]! - mean) * inv * weight[i % C]!;
+    }
+  }
+
+  localAttention(q: Float32Array, k: Float32Array, v: Float32Array, rel: Float32Array, valid: Uint8Array, s: LocalAttentionShape): Float32Array {
+    const { numHeads, headDim, maxPast, maxFuture, softcap } = s;
+    const width = numHeads * headDim;
+    const T = valid.length;
+    const out = new Float32Array(T * width);
+    const span = maxPast + maxFuture + 1;
+    const scores = new Float64Array(span);
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < numHeads; h++) {
+        const qBase = t * width + h * headDim;
+        let max = -Infinity;
+        for (let j = 0; j < span; j++) {
+          const src = t - maxPast + j;
+          scores[j] = -Infinity;
+          if (src < 0 || src >= T || !valid[src]) continue;
+          const kBase = src * width + h * headDim;
+          const rBase = (maxPast - (t - src)) * width + h * headDim;
+          let content = 0;
+          let position = 0;
+          for (let i = 0; i < headDim; i++) {
+            content += q[qBase + i]! * k[kBase + i]!;
+            position += q[qBase + i]! * rel[rBase + i]!;
+          }
+          const logit = Math.fround(Math.fround(content) + Math.fround(position));
+          scores[j] = softcap * Math.tanh(logit / softcap);
+          if (scores[j]! > max) max = scores[j]!;
+        }
+        if (max === -Infinity) continue;
+        let sum = 0;
+        for (let j = 0; j < span; j++) {
+          scores[j] = scores[j] === -Infinity ? 0 : Math.exp(scores[j]! - max);
+          sum += scores[j]!;
+        }
+        for (let j = 0; j < span; j++) {
+          if (scores[j] === 0) continue;
+          const p = scores[j]! / sum;
+          const vBase = (t - maxPast + j) * width + h * headDim;
+          for (let i = 0; i < headDim; i++) out[qBase + i] = out[qBase + i]! + p * v[vBase + i]!;
+        }
+      }
+    }
+    return out;
+  }
+
+  depthwiseConv2d(x: Float32Array, w: Tensor, s: Conv2dShape): { out: Float32Array; height: number; width: number } {
+    const [C, , kh, kw] = w.shape as [number, number, number, number];
+    const { height: H, width: W, stride: [sh, sw], pad: [top, bottom, left, right] } = s;
+    if (x.length !== H * W * C) throw new Error(`depthwiseConv2d: input has ${x.length} values, expected ${H}×${W}×${C}`);
+    const height = Math.floor((H + top + bottom - kh) / sh) + 1;
+    const width = Math.floor((W + left + right - kw) / sw) + 1;
+    const weights = new Float32Array(w.data.length);
+    widen(w, 0, weights.length, weights);
+    const out = new Float32Array(height * width * C);
+    for (let oy = 0; oy < height; oy++) {
+      for (let ox = 0; ox < width; ox++) {
+        for (let c = 0; c < C; c++) {
+          let sum = 0;
+          for (let ky = 0; ky < kh; ky++) {
+            const y = oy * sh + ky - top;
+            if (y < 0 || y >= H) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const xx = ox * sw + kx - left;
+              if (xx >= 0 && xx < W) sum += x[(y * W + xx) * C + c]! * weights[(c * kh + ky) * kw + kx]!;
+            }
+          }
+          out[(oy * width + ox) * C + c] = sum;
+        }
+      }
+    }
+    return { out, height, width };
+  }
+
+  gelu(x: Float32Array): void {
+    for (let i = 0; i < x.length; i++) x[i] = geluTanh(x[i]!);
   }
 }

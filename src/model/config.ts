@@ -58,7 +58,8 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>;
 
-class Fields {
+/** Typed reads of a config object's fields; errors name the field and where it is. */
+export class Fields {
   constructor(private readonly obj: Json, private readonly where: string) {}
   private fail(key: string, problem: string): never {
     throw new ConfigError(`${this.where}: field "${key}" ${problem}`);

@@ -10,7 +10,9 @@ import { ReferenceBackend } from "../kernels/reference.js";
 import type { DType } from "../kernels/dtype.js";
 import { encodeChat, type ChatMessage } from "../tokenizer/chat-template.js";
 import type { ModelConfig } from "./config.js";
-import { expandPlaceholders, mediaIds, mergeSoftTokens, placeholderPositions, type MediaEncoder, type MediaKind, type SoftTokens } from "./multimodal.js";
+import { expandPlaceholders, mediaEncoderFactories, mediaIds, mergeSoftTokens, placeholderPositions, type MediaEncoder, type MediaKind, type SoftTokens } from "./multimodal.js";
+// Media encoders register themselves in mediaEncoderFactories when loaded.
+import "./audio/media-encoder.js";
 import { TextDecoder, type ForwardOptions } from "./text/decoder.js";
 import { KVCache } from "./text/kv-cache.js";
 import { loadTextWeights } from "./text/weights.js";
@@ -30,10 +32,7 @@ export interface PreparedPrompt {
   soft?: SoftTokens;
 }
 
-/** Builds the encoder of a media kind from the checkpoint, when a prompt first needs it. */
-export type MediaEncoderFactory = (model: Gemma3n) => MediaEncoder;
-/** The media encoders this runtime has. */
-export const mediaEncoderFactories: Partial<Record<MediaKind, MediaEncoderFactory>> = {};
+export { mediaEncoderFactories, type MediaEncoderFactory } from "./multimodal.js";
 
 export interface ModelOptions {
   /** Weight dtype in memory (default: as stored). */
@@ -136,8 +135,9 @@ export class Gemma3n implements StepModel {
       const D = this.config.text.hiddenSize;
       const values = new Float32Array(positions.length * D);
       let at = 0;
-      for (const item of media[kind]) {
-        const e = await encoder.encode(item);
+      const encoded = encoder.encodeAll ? await encoder.encodeAll(media[kind]) : [];
+      for (const [i, item] of media[kind].entries()) {
+        const e = encoded[i] ?? (await encoder.encode(item));
         values.set(e, at);
         at += e.length;
       }

@@ -5,6 +5,7 @@
 import { InputError } from "../errors.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import type { ModelConfig } from "./config.js";
+import type { Gemma3n } from "./gemma3n.js";
 
 export type MediaKind = "image" | "audio";
 
@@ -20,7 +21,14 @@ export interface MediaEncoder {
   readonly kind: MediaKind;
   /** Embeddings for one item: [tokensPerItem, hidden] (fewer rows are padded by the encoder itself). */
   encode(item: unknown): Promise<Float32Array>;
+  /** All items of one prompt at once, for encoders whose reference batches them (audio pads clips to the longest). */
+  encodeAll?(items: unknown[]): Promise<Float32Array[]>;
 }
+
+/** Builds the encoder of a media kind from the checkpoint, when a prompt first needs it. */
+export type MediaEncoderFactory = (model: Gemma3n) => MediaEncoder;
+/** The media encoders this runtime has (each encoder module registers itself here). */
+export const mediaEncoderFactories: Partial<Record<MediaKind, MediaEncoderFactory>> = {};
 
 /** The ids a media kind uses, from the config. */
 export interface MediaIds {
