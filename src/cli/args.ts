@@ -12,6 +12,11 @@ export function parseIds(s: string, option = "--ids"): number[] {
   });
 }
 
+/** Accumulates a repeatable option's values. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 export function intOption(option: string, min = 0) {
   return (s: string): number => {
     if (!/^-?\d+$/.test(s.trim()) || Number(s) < min) throw new InputError(`${option} must be an integer ≥ ${min}, got "${s}"`);

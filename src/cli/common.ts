@@ -1,5 +1,7 @@
 // Options shared by every command that loads a model.
+import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
+import { InputError } from "../errors.js";
 import { DTYPES, type DType } from "../kernels/dtype.js";
 import type { Gemma3n } from "../model/gemma3n.js";
 import { loadModel } from "../node/load.js";
@@ -19,6 +21,15 @@ export function modelOptions(cmd: Command): Command {
 
 export function openModel(flags: ModelFlags): Promise<Gemma3n> {
   return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, hub: { progress: true } });
+}
+
+/** The bytes of a media file named on the command line (`what` names the option in errors). */
+export function readMediaFile(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new InputError(`${what} ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
 }
 
 export function writeJson(value: unknown): void {

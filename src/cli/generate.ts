@@ -4,8 +4,8 @@ import { InputError } from "../errors.js";
 import type { GenerateOptions } from "../generate/generate.js";
 import type { Prompt } from "../model/gemma3n.js";
 import type { ChatMessage } from "../tokenizer/chat-template.js";
-import { intOption, numOption, parseIds } from "./args.js";
-import { modelOptions, openModel, writeJson, type ModelFlags } from "./common.js";
+import { collect, intOption, numOption, parseIds } from "./args.js";
+import { modelOptions, openModel, readMediaFile, writeJson, type ModelFlags } from "./common.js";
 
 interface Flags extends ModelFlags {
   prompt?: string;
@@ -21,6 +21,7 @@ interface Flags extends ModelFlags {
   greedy?: boolean;
   ignoreEos?: boolean;
   json?: boolean;
+  audio: string[];
 }
 
 /** The sampling flags shared by generate and chat. */
@@ -57,15 +58,18 @@ export function registerGenerate(program: Command): void {
     .option("--ids <ids>", "comma-separated prompt token ids, used as they are (no tokenizer needed)")
     .option("--ignore-eos", "keep generating past end-of-sequence ids")
     .option("--json", 'print one JSON object {"ids", "text", "finish_reason"} instead of streaming')
+    .option("--audio <file>", "an audio clip (WAV, MP3, FLAC, Ogg, …) before the prompt text, or for the placeholders of --ids; repeatable", collect, [])
     .action(async (f: Flags) => {
       if ((f.prompt === undefined) === (f.ids === undefined)) throw new InputError("give exactly one of --prompt and --ids");
       if (f.system !== undefined && f.ids !== undefined) throw new InputError("--system goes with --prompt, not --ids");
+      const audio = f.audio.map((p) => readMediaFile(p, "--audio"));
       let prompt: Prompt;
-      if (f.ids !== undefined) prompt = { ids: parseIds(f.ids) };
+      if (f.ids !== undefined) prompt = { ids: parseIds(f.ids), audio };
       else {
         const messages: ChatMessage[] = [];
         if (f.system !== undefined) messages.push({ role: "system", content: f.system });
-        messages.push({ role: "user", content: f.prompt! });
+        const media = audio.map((a) => ({ type: "audio" as const, audio: a }));
+        messages.push({ role: "user", content: media.length ? [...media, { type: "text", text: f.prompt! }] : f.prompt! });
         prompt = { messages };
       }
       const model = await openModel(f);

@@ -2,18 +2,21 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { encodeNpy } from "../io/npy.js";
-import { parseIds } from "./args.js";
-import { modelOptions, openModel, type ModelFlags } from "./common.js";
+import { collect, parseIds } from "./args.js";
+import { modelOptions, openModel, readMediaFile, type ModelFlags } from "./common.js";
 
 export function registerLogits(program: Command): void {
   modelOptions(program.command("logits").description("write the logits of every position of --ids to a .npy file"))
     .requiredOption("--ids <ids>", "comma-separated token ids")
     .requiredOption("--out <file.npy>", "output file")
-    .action(async (f: ModelFlags & { ids: string; out: string }) => {
+    .option("--audio <file>", "an audio clip for the expanded audio placeholders of --ids, in order; repeatable", collect, [])
+    .action(async (f: ModelFlags & { ids: string; out: string; audio: string[] }) => {
       const ids = parseIds(f.ids);
+      const audio = f.audio.map((p) => readMediaFile(p, "--audio"));
       const model = await openModel(f);
       try {
-        const logits = model.logits(ids);
+        const prepared = await model.prepare({ ids, audio });
+        const logits = model.logits(prepared.ids, { soft: prepared.soft });
         writeFileSync(f.out, encodeNpy(logits, [1, ids.length, model.config.text.vocabSize]));
       } finally {
         model.close();
