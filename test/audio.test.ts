@@ -10,6 +10,7 @@ import { parseAudioConfig } from "../src/model/audio/config.js";
 import { embedAudio } from "../src/model/audio/embedder.js";
 import { AudioTower } from "../src/model/audio/encoder.js";
 import { logMelFeatures } from "../src/model/audio/features.js";
+import { audioToPcm16k } from "../src/model/audio/input.js";
 import { AudioEncoder } from "../src/model/audio/media-encoder.js";
 import { resample } from "../src/model/audio/resample.js";
 import { decodeWav } from "../src/model/audio/wav.js";
@@ -73,6 +74,39 @@ test("WAV: every PCM and float encoding, multi-channel mixed to mono", () => {
     ["extensible stereo", { extensible: true, bits: 16, channels: 2, frames: 1, put: (v, at, _f, c) => v.setInt16(at, c === 0 ? 16384 : 0, true) }, [0.25]],
   ];
   for (const [name, spec, expected] of cases) assert.deepEqual(Array.from(decodeWav(wav(spec)).pcm), expected, name);
+});
+
+/** A 16-bit AIFF file (big-endian PCM, 80-bit float sample rate): a container that audio-decode reads. */
+function aiff(samples: Int16Array[], rate: number): Uint8Array {
+  const frames = samples[0]!.length;
+  const channels = samples.length;
+  const bytes = new Uint8Array(12 + 26 + 16 + frames * channels * 2);
+  const v = new DataView(bytes.buffer);
+  const str = (at: number, s: string) => [...s].forEach((ch, i) => v.setUint8(at + i, ch.charCodeAt(0)));
+  str(0, "FORM");
+  v.setUint32(4, bytes.length - 8);
+  str(8, "AIFF");
+  str(12, "COMM");
+  v.setUint32(16, 18);
+  v.setUint16(20, channels);
+  v.setUint32(22, frames);
+  v.setUint16(26, 16);
+  const exp = Math.floor(Math.log2(rate));
+  v.setUint16(28, 16383 + exp);
+  v.setBigUint64(30, BigInt(rate) << BigInt(63 - exp));
+  str(38, "SSND");
+  v.setUint32(42, 8 + frames * channels * 2);
+  for (let f = 0; f < frames; f++) for (let c = 0; c < channels; c++) v.setInt16(54 + (f * channels + c) * 2, samples[c]![f]!);
+  return bytes;
+}
+
+test("other containers decode through audio-decode: a 22.05 kHz stereo AIFF becomes 16 kHz mono", async () => {
+  const tone = Int16Array.from({ length: 22050 }, (_, i) => Math.round(16384 * Math.sin((2 * Math.PI * 441 * i) / 22050)));
+  const pcm = await audioToPcm16k(aiff([tone, new Int16Array(22050)], 22050));
+  assert.equal(pcm.length, 16000);
+  let err = 0;
+  for (let i = 2000; i < 14000; i++) err = Math.max(err, Math.abs(pcm[i]! - 0.25 * Math.sin((2 * Math.PI * 441 * i) / 16000)));
+  assert.ok(err < 1e-3, `error ${err}`);
 });
 
 test("resampler: band-limited sines survive 44.1 kHz → 16 kHz and 8 kHz → 16 kHz", () => {
