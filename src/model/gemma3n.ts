@@ -13,6 +13,7 @@ import type { ModelConfig } from "./config.js";
 import { expandPlaceholders, mediaEncoderFactories, mediaIds, mergeSoftTokens, placeholderPositions, type MediaEncoder, type MediaKind, type SoftTokens } from "./multimodal.js";
 // Media encoders register themselves in mediaEncoderFactories when loaded.
 import "./audio/media-encoder.js";
+import "./vision/encoder.js";
 import { TextDecoder, type ForwardOptions } from "./text/decoder.js";
 import { KVCache } from "./text/kv-cache.js";
 import { loadTextWeights } from "./text/weights.js";

@@ -7,6 +7,8 @@ import { looksLikeRepoId, resolveModelDir, type ResolveOptions } from "../hub/in
 import { DTYPES, isDType } from "../kernels/dtype.js";
 import { Gemma3n, type ModelOptions } from "../model/gemma3n.js";
 import { NodeModelFiles } from "./fs.js";
+// The image codecs' WebAssembly, read from node_modules (browsers fetch it themselves).
+import "./image-codecs.js";
 
 export interface LoadOptions extends ModelOptions {
   /** Another safetensors file of the same directory to take the weights from. */

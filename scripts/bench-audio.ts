@@ -1,0 +1,66 @@
+// Speed of the audio path at the real E2B dimensions (USM Conformer: 12 layers, hidden 1536) with random
+// BF16 weights: log-mel features + audio tower for one clip, as a real-time factor (seconds of compute
+// per second of audio; below 1 is faster than real time). Prints one JSON object.
+//   npm run bench:audio [-- --seconds 30 --runs 1]
+import { parseArgs } from "node:util";
+import type { Checkpoint } from "../src/checkpoint/checkpoint.js";
+import { Rng } from "../src/generate/sampler.js";
+import { toBF16, type Tensor } from "../src/kernels/dtype.js";
+import { ReferenceBackend } from "../src/kernels/reference.js";
+import { parseAudioConfig } from "../src/model/audio/config.js";
+import { AudioTower } from "../src/model/audio/encoder.js";
+import { logMelFeatures, SAMPLE_RATE } from "../src/model/audio/features.js";
+import { loadAudioTowerWeights } from "../src/model/audio/weights.js";
+import type { ModelConfig } from "../src/model/config.js";
+
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "30" }, runs: { type: "string", default: "1" } } });
+const seconds = Number(values.seconds);
+const runs = Number(values.runs);
+
+// Every weight is a window of one pool of random BF16 values (std ≈ 0.03) at a random offset: the
+// 681 M parameters cost no memory of their own, and noise is noise.
+const rng = new Rng(7);
+const POOL = 1 << 24;
+const pool = new Uint16Array(POOL);
+for (let i = 0; i < POOL; i++) pool[i] = toBF16((rng.next() + rng.next() + rng.next() - 1.5) * 0.06);
+const randomWeights = {
+  load(_name: string, shape: readonly number[]): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const at = Math.floor(rng.next() * (POOL - n));
+    return { dtype: "bf16", shape, data: pool.subarray(at, at + n) };
+  },
+  loadF32(_name: string, shape: readonly number[]): Float32Array {
+    return new Float32Array(shape[0]!).fill(1);
+  },
+} as unknown as Checkpoint;
+
+const config = parseAudioConfig({ raw: { audio_config: {} } } as unknown as ModelConfig); // the class defaults are E2B's
+const backend = new ReferenceBackend();
+const tower = new AudioTower(backend, config, loadAudioTowerWeights(randomWeights, config));
+const clip = Float32Array.from({ length: seconds * SAMPLE_RATE }, (_, i) => 0.3 * Math.sin(i * 0.05) + 0.1 * (rng.next() - 0.5));
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const featureTimes: number[] = [];
+const encoderTimes: number[] = [];
+let tokens = 0;
+for (let r = 0; r < runs; r++) {
+  let t = performance.now();
+  const mel = logMelFeatures(backend, [clip]);
+  featureTimes.push((performance.now() - t) / 1000);
+  t = performance.now();
+  tokens = tower.encode(mel.features[0]!, mel.frames, mel.validFrames[0]!).padded.length;
+  encoderTimes.push((performance.now() - t) / 1000);
+}
+const features = median(featureTimes);
+const encoder = median(encoderTimes);
+process.stdout.write(
+  JSON.stringify({
+    backend: backend.name,
+    audio_seconds: seconds,
+    runs,
+    soft_tokens: tokens,
+    features_s: +features.toFixed(3),
+    encoder_s: +encoder.toFixed(3),
+    audio_rtf: +((features + encoder) / seconds).toFixed(4),
+  }) + "\n",
+);

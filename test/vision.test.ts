@@ -1,0 +1,63 @@
+// Image input against the reference (transformers' SigLIP processor + timm mobilenetv5_300m_enc +
+// Gemma3n embed_vision on the tiny checkpoint): PNG decoding and preprocessing, the vision tower,
+// the embedder, and full-model logits with the 256 soft tokens in place.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { parseNpy } from "../src/io/npy.js";
+import { loadModel } from "../src/node/load.js";
+import { decodeImage } from "../src/model/vision/image-decode.js";
+import type { VisionEncoder } from "../src/model/vision/encoder.js";
+import { pixelValues } from "../src/model/vision/preprocess.js";
+import { golden, maxAbs, maxAbsDiff } from "./golden.js";
+import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
+
+const png = new Uint8Array(readFileSync(fixture("hf-tiny", "image", "image.png")));
+const image = (name: string) => golden("hf-tiny", "image", name).data as Float32Array;
+const sharedImage = (name: string) => parseNpy(readFileSync(shared("golden", "hf-tiny", "image", name)), name).data as Float32Array;
+const fullGolden = hasShared("golden", "hf-tiny", "image", "pixel_values.npy");
+
+/** Channels-last [n, C] → channels-first [C, n], the reference's NCHW layout. */
+function channelsFirst(x: Float32Array, n: number, C: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let p = 0; p < n; p++) for (let c = 0; c < C; c++) out[c * n + p] = x[p * C + c]!;
+  return out;
+}
+
+const pixels = pixelValues(await decodeImage(png));
+
+test("image.png decodes and preprocesses to the reference pixel values", (t) => {
+  const nchw = channelsFirst(pixels.data, 768 * 768, 3);
+  const every997 = nchw.filter((_, i) => i % 997 === 0);
+  assert.equal(maxAbsDiff(every997, image("pixel_values_every997.npy")), 0);
+  if (!fullGolden) return t.skip("../shared/golden/hf-tiny/image absent: only every 997th pixel value was compared");
+  assert.equal(maxAbsDiff(nchw, sharedImage("pixel_values.npy")), 0, "pixel values differ");
+});
+
+test("vision tower, embed_vision and image-prompt logits match the reference", async (t) => {
+  const model = await loadModel(tinyModelDir);
+  const encoder = model.mediaEncoder("image") as VisionEncoder;
+  const tower = encoder.towerOutput(pixels);
+  const towerNchw = channelsFirst(tower, 256, 2048);
+  const every8th = towerNchw.filter((_, i) => Math.floor(i / 256) % 8 === 0);
+  const reference = image("vision_tower_output_every8th_channel.npy");
+  const towerErr = maxAbsDiff(every8th, reference) / maxAbs(reference);
+  assert.ok(towerErr < 1e-4, `vision tower output differs by ${towerErr} of its max-abs`);
+  if (fullGolden) {
+    const full = sharedImage("vision_tower_output.npy");
+    const fullErr = maxAbsDiff(towerNchw, full) / maxAbs(full);
+    assert.ok(fullErr < 1e-4, `vision tower output (all channels) differs by ${fullErr} of its max-abs`);
+  }
+
+  const embedded = encoder.embedSoftTokens(tower);
+  const embedRef = image("embed_vision_output.npy");
+  const embedErr = maxAbsDiff(embedded, embedRef) / maxAbs(embedRef);
+  assert.ok(embedErr < 1e-4, `embed_vision output differs by ${embedErr} of its max-abs`);
+
+  const ids = Array.from(image("input_ids.npy"));
+  const positions = ids.flatMap((id, i) => (id === model.config.tokens.image ? [i] : []));
+  const logitsErr = maxAbsDiff(model.logits(ids, { soft: { positions, values: embedded } }), image("logits.npy"));
+  assert.ok(logitsErr < 5e-3, `image-prompt logits differ by ${logitsErr}`);
+  t.diagnostic(`tower ${towerErr.toExponential(2)} of max-abs, embed ${embedErr.toExponential(2)}, logits ${logitsErr.toExponential(2)}`);
+  model.close();
+});
