@@ -48,6 +48,23 @@ export class Checkpoint {
     if (to === e.dtype) return readEntry(e, storage);
     return convertTensor(readEntry(e), to, storage);
   }
+  /**
+   * Reads the top-left `rows × cols` block of a stored matrix (a MatFormer FFN prefix), like `load`:
+   * a row prefix is one byte range, a column prefix one range per row.
+   */
+  loadBlock(name: string, shape: readonly number[], rows: number, cols: number, dtype?: DType, storage: Storage = heapStorage): Tensor {
+    const e = this.entry(name, shape);
+    const [storedRows, storedCols] = e.shape as [number, number];
+    if (rows === storedRows && cols === storedCols) return this.load(name, shape, dtype, storage);
+    if (rows > storedRows || cols > storedCols) throw new RangeError(`${name}: a ${rows}×${cols} block does not fit in [${e.shape.join(", ")}]`);
+    const to = dtype && canHold(dtype, [rows, cols]) ? dtype : e.dtype;
+    const elem = DTYPE_BYTES[e.dtype];
+    const bytes = (to === e.dtype ? storage : heapStorage)(rows * cols * elem);
+    if (cols === storedCols) e.file.read(e.offset, bytes);
+    else for (let r = 0; r < rows; r++) e.file.read(e.offset + r * storedCols * elem, bytes.subarray(r * cols * elem, (r + 1) * cols * elem));
+    const block: Tensor = { dtype: e.dtype, shape: [rows, cols], data: viewAs(e.dtype, bytes) };
+    return to === e.dtype ? block : convertTensor(block, to, storage);
+  }
   /** Reads a small tensor (a norm weight, a coefficient matrix) as float32. */
   loadF32(name: string, shape?: readonly number[]): Float32Array {
     return this.load(name, shape, "f32").data as Float32Array;
@@ -84,8 +101,6 @@ export class DiskRows {
   read(r: number, dst: Float32Array): void {
     if (r < 0 || r >= this.rows) throw new RangeError(`row ${r} of "${this.e.name}" is out of range [0, ${this.rows})`);
     this.e.file.read(this.e.offset + r * this.rowBytes, this.raw);
-    const buf = this.raw.buffer.slice(0, this.rowBytes);
-    const data = this.e.dtype === "f32" ? new Float32Array(buf) : new Uint16Array(buf);
-    widen({ dtype: this.e.dtype, shape: [this.cols], data }, 0, this.cols, dst);
+    widen({ dtype: this.e.dtype, shape: [this.cols], data: viewAs(this.e.dtype, this.raw) }, 0, this.cols, dst);
   }
 }

@@ -3,7 +3,7 @@
 // bytes are read by range when a tensor is asked for.
 import { CheckpointError } from "../errors.js";
 import type { RandomAccessFile } from "../io/random-access.js";
-import { DTYPE_BYTES, numel, type StoredDType } from "../kernels/dtype.js";
+import { DTYPE_BYTES, numel, type DType, type StoredDType } from "../kernels/dtype.js";
 
 const STORED_DTYPES: Record<string, StoredDType> = { F32: "f32", F16: "f16", BF16: "bf16" };
 /** Headers beyond this size are corrupt, not big: a real 2,000-tensor header is ~200 KB. */
@@ -12,7 +12,7 @@ const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 /** Where one tensor's bytes are, in which file. */
 export interface TensorEntry {
   readonly name: string;
-  readonly dtype: StoredDType;
+  readonly dtype: DType;
   readonly shape: readonly number[];
   readonly file: RandomAccessFile;
   /** Absolute byte offset in `file`. */

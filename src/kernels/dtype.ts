@@ -51,7 +51,7 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
 let f16Table: Float32Array | undefined;
 /** All 65536 half-precision values, built once on first use. */
-function halfTable(): Float32Array {
+export function halfTable(): Float32Array {
   if (f16Table) return f16Table;
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {

@@ -1,5 +1,7 @@
 // Loading by path or by Hugging Face repo id, on Node.
 import { existsSync, statSync } from "node:fs";
+import type { Checkpoint } from "../checkpoint/checkpoint.js";
+import { tokenizerFromGGUF } from "../checkpoint/gguf-tokenizer.js";
 import { openHFCheckpoint } from "../checkpoint/hf.js";
 import { loadTokenizerFiles, type TokenizerBundle } from "../checkpoint/tokenizer-files.js";
 import { CheckpointError } from "../errors.js";
@@ -7,6 +9,7 @@ import { looksLikeRepoId, resolveModelDir, type ResolveOptions } from "../hub/in
 import { DTYPES, isDType } from "../kernels/dtype.js";
 import { Gemma3n, type ModelOptions } from "../model/gemma3n.js";
 import { NodeModelFiles } from "./fs.js";
+import { isGGUFPath, openGGUFModel } from "./gguf-files.js";
 // The image codecs' WebAssembly, read from node_modules (browsers fetch it themselves).
 import "./image-codecs.js";
 
@@ -17,10 +20,10 @@ export interface LoadOptions extends ModelOptions {
   hub?: ResolveOptions;
 }
 
-/** A local directory, or a Hub repo id fetched into (or found in) the Hugging Face cache. */
+/** A local directory or .gguf file, or a Hub repo id fetched into (or found in) the Hugging Face cache. */
 export async function resolveModelPath(model: string, hub?: ResolveOptions): Promise<string> {
   if (existsSync(model)) {
-    if (!statSync(model).isDirectory()) throw new CheckpointError(`${model} is a file; pass the model directory that holds config.json`);
+    if (!statSync(model).isDirectory() && !isGGUFPath(model)) throw new CheckpointError(`${model} is a file; pass the model directory that holds config.json, or a .gguf file`);
     return model;
   }
   if (looksLikeRepoId(model)) return resolveModelDir(model, hub);
@@ -31,10 +34,9 @@ export async function loadModel(model: string, opts: LoadOptions = {}): Promise<
   if (opts.dtype !== undefined && !isDType(opts.dtype)) {
     throw new CheckpointError(`unknown dtype ${JSON.stringify(opts.dtype)} (supported: ${DTYPES.join(", ")})`);
   }
-  const files = new NodeModelFiles(await resolveModelPath(model, opts.hub));
-  const checkpoint = openHFCheckpoint(files, { weights: opts.weights });
+  const { checkpoint, tokenizer } = openCheckpoint(await resolveModelPath(model, opts.hub), opts.weights);
   try {
-    return new Gemma3n(checkpoint, loadTokenizerFiles(files), opts);
+    return new Gemma3n(checkpoint, tokenizer(), opts);
   } catch (e) {
     checkpoint.close();
     throw e;
@@ -43,5 +45,20 @@ export async function loadModel(model: string, opts: LoadOptions = {}): Promise<
 
 /** Just the tokenizer and chat template (a directory may hold nothing else). */
 export async function loadTokenizer(model: string, hub?: ResolveOptions): Promise<TokenizerBundle | undefined> {
-  return loadTokenizerFiles(new NodeModelFiles(await resolveModelPath(model, hub)));
+  const path = await resolveModelPath(model, hub);
+  if (!isGGUFPath(path)) return loadTokenizerFiles(new NodeModelFiles(path));
+  const { header, checkpoint } = openGGUFModel(path);
+  checkpoint.close();
+  return tokenizerFromGGUF(header.metadata, path);
+}
+
+/** The checkpoint at a resolved path (model directory or .gguf file), and a reader of its tokenizer. */
+export function openCheckpoint(path: string, weights?: string): { checkpoint: Checkpoint; tokenizer: () => TokenizerBundle | undefined } {
+  if (isGGUFPath(path)) {
+    if (weights !== undefined) throw new CheckpointError(`--weights applies to model directories, not to the GGUF file ${path}`);
+    const { header, checkpoint } = openGGUFModel(path);
+    return { checkpoint, tokenizer: () => tokenizerFromGGUF(header.metadata, path) };
+  }
+  const files = new NodeModelFiles(path);
+  return { checkpoint: openHFCheckpoint(files, { weights }), tokenizer: () => loadTokenizerFiles(files) };
 }
