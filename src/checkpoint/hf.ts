@@ -23,6 +23,12 @@ function canonicalName(name: string, textOnly: boolean): string {
   return name;
 }
 
+/** The name a tensor has in a checkpoint of `config.json`'s layout (inverse of canonicalName). */
+export function storedTensorName(canonical: string, config: Record<string, unknown>): string {
+  if (config.model_type === "gemma3n_text" && canonical.startsWith(TEXT_PREFIX)) return "model." + canonical.slice(TEXT_PREFIX.length);
+  return canonical;
+}
+
 function readJson(files: ModelFiles, name: string): unknown {
   let text: string;
   try {

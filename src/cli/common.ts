@@ -1,26 +1,51 @@
 // Options shared by every command that loads a model.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { Command, Option } from "commander";
 import { InputError } from "../errors.js";
 import { DTYPES, type DType } from "../kernels/dtype.js";
 import type { Gemma3n } from "../model/gemma3n.js";
+import type { SliceRequest } from "../model/matformer/elastic.js";
+import { FULL } from "../model/matformer/sizes.js";
+import { officialSlice, OFFICIAL_SLICES } from "../model/matformer/official.js";
+import { parseSliceConfig } from "../model/matformer/slice-config.js";
 import { loadModel } from "../node/load.js";
 
 export interface ModelFlags {
   model: string;
   weights?: string;
   dtype?: DType;
+  matformer?: string;
 }
 
 export function modelOptions(cmd: Command): Command {
   return cmd
     .requiredOption("--model <dir|repo>", "model directory, or a Hugging Face repo id such as google/gemma-3n-E2B-it")
     .option("--weights <file>", "another safetensors file of the model directory to load the weights from")
-    .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; q8_0/q4_0 quantize matrices at load)").choices(DTYPES));
+    .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; q8_0/q4_0 quantize matrices at load)").choices(DTYPES))
+    .option("--matformer <slice>", "MatFormer slice to run: full, an official name (E2B, E2.98B-layer, …), a size ratio 0–1 between E2B and E4B, or a slice JSON file");
 }
 
 export function openModel(flags: ModelFlags): Promise<Gemma3n> {
-  return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, hub: { progress: true } });
+  return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, matformer: sliceArg(flags.matformer), hub: { progress: true } });
+}
+
+/** `--matformer`: a slice name, a ratio, or a JSON file {"ffn_hidden_dims": [...], "layers_to_skip": [...], "name": ...}. */
+export function sliceArg(value: string | undefined): SliceRequest | undefined {
+  if (value === undefined) return undefined;
+  if (value.toLowerCase() === FULL || officialSlice(value)) return value;
+  if (/^(0|1|0?\.\d+|1\.0*)$/.test(value)) return { ratio: Number(value) };
+  if (!existsSync(value)) {
+    throw new InputError(`--matformer ${value}: not a slice name (${FULL}, ${OFFICIAL_SLICES.map((s) => s.name).join(", ")}), a ratio between 0 and 1, or a slice JSON file`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(value, "utf8"));
+  } catch (e) {
+    throw new InputError(`--matformer ${value}: not valid JSON (${(e as Error).message})`);
+  }
+  const slice = parseSliceConfig(json, value);
+  return { ...slice, name: slice.name ?? basename(value).replace(/\.json$/i, "") };
 }
 
 /** The bytes of a media file named on the command line (`what` names the option in errors). */

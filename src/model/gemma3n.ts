@@ -14,9 +14,12 @@ import { expandPlaceholders, mediaEncoderFactories, mediaIds, mergeSoftTokens, p
 // Media encoders register themselves in mediaEncoderFactories when loaded.
 import "./audio/media-encoder.js";
 import "./vision/encoder.js";
-import { TextDecoder, type ForwardOptions } from "./text/decoder.js";
+import { ElasticDecoder, type SliceRequest, type SwitchOptions } from "./matformer/elastic.js";
+import { FULL } from "./matformer/sizes.js";
+import type { SlicePlan, SliceSpec } from "./matformer/plan.js";
+import type { SliceCost } from "./matformer/cost.js";
+import type { TextDecoder, ForwardOptions } from "./text/decoder.js";
 import { KVCache } from "./text/kv-cache.js";
-import { loadTextWeights } from "./text/weights.js";
 
 /**
  * What to generate from: a chat rendered with the model's template (content parts may hold images and
@@ -41,10 +44,12 @@ export interface ModelOptions {
   backend?: Backend;
   /** Longest sequence a session may hold (default: the config's max_position_embeddings). */
   contextLength?: number;
+  /** MatFormer slice to run (default: the whole model); `setSlice` changes it later. */
+  matformer?: SliceRequest;
 }
 
 export class Gemma3n implements StepModel {
-  readonly decoder: TextDecoder;
+  private readonly elastic: ElasticDecoder;
   readonly contextLength: number;
   readonly eosIds: readonly number[];
   /** Sampling defaults from generation_config.json (greedy when it has none). */
@@ -56,21 +61,42 @@ export class Gemma3n implements StepModel {
     opts: ModelOptions = {},
   ) {
     const config = checkpoint.config;
-    this.decoder = new TextDecoder(config, loadTextWeights(checkpoint, config, opts.dtype), opts.backend ?? new ReferenceBackend());
     const maxCtx = config.text.maxPositionEmbeddings;
     const ctx = opts.contextLength ?? maxCtx;
     if (!Number.isInteger(ctx) || ctx < 1 || ctx > maxCtx) {
       throw new InputError(`context length must be an integer in [1, ${maxCtx}], got ${ctx}`);
     }
     this.contextLength = ctx;
+    this.elastic = new ElasticDecoder(checkpoint, opts.backend ?? new ReferenceBackend(), ctx, opts.dtype);
+    this.elastic.setSlice(opts.matformer ?? FULL);
     const gen = checkpoint.generationConfig ?? {};
     const genEos = gen.eos_token_id;
     this.eosIds = Array.isArray(genEos) ? (genEos as number[]) : Number.isInteger(genEos) ? [genEos as number] : config.eosIds;
     this.generationDefaults = samplingFromGenerationConfig(gen);
   }
 
+  /** The config of the active MatFormer slice (the checkpoint's own is `checkpoint.config`). */
   get config(): ModelConfig {
-    return this.checkpoint.config;
+    return this.decoder.config;
+  }
+  get decoder(): TextDecoder {
+    return this.elastic.decoder;
+  }
+  /** The active MatFormer slice: its name, the stored layers it runs and its config. */
+  get slice(): SlicePlan {
+    return this.elastic.plan;
+  }
+  /**
+   * Switches the MatFormer slice without reloading: missing weights are read from the checkpoint.
+   * Generations already running finish on their slice; KV caches made before the switch keep working
+   * with it (a session starts a fresh cache at its next turn), never mixing two slices in one cache.
+   */
+  setSlice(request: SliceRequest, opts: SwitchOptions = {}): SlicePlan {
+    return this.elastic.setSlice(request, opts);
+  }
+  /** What a slice would cost on this checkpoint: effective parameters, weight memory, KV cache, decode bytes. */
+  sliceCost(spec: SliceSpec | { ratio: number }): SliceCost {
+    return this.elastic.costOf(this.elastic.planOf(spec));
   }
   get tokenizer() {
     return this.tokenizerBundle?.tokenizer;
@@ -178,7 +204,7 @@ export class Gemma3n implements StepModel {
 
   /** One forward step; returns the logits of the last position. */
   step(ids: Int32Array, cache: KVCache, soft?: SoftTokens): Float32Array {
-    return this.decoder.forward(ids, cache, { soft }).logits;
+    return this.elastic.decoderFor(cache).forward(ids, cache, { soft }).logits;
   }
 
   /** A conversation that keeps its KV cache between turns. */
@@ -222,6 +248,8 @@ export class Session {
     const { ids: promptIds, soft } = await this.model.prepare(prompt);
     // Media placeholders look alike whatever the media: never reuse the cache past the first one.
     const limit = Math.min(promptIds.length - 1, soft?.positions[0] ?? Infinity);
+    // A cache made under another MatFormer slice is not reused (see Gemma3n.setSlice).
+    if (this.cache.config !== this.model.config.text) this.reset();
     let shared = 0;
     while (shared < this.ids.length && shared < limit && this.ids[shared] === promptIds[shared]) shared++;
     if (shared === 0 || !this.cache.rewind(shared)) {

@@ -1,7 +1,7 @@
 // What a checkpoint holds and what running it costs, from the tensor headers alone (no weights read).
 import type { Checkpoint } from "../checkpoint/checkpoint.js";
 import { DTYPE_BYTES, numel, type DType } from "../kernels/dtype.js";
-import { kvSourceLayers } from "./config.js";
+import { kvSourceLayers, type TextConfig } from "./config.js";
 
 export interface ModelInfo {
   architecture: {
@@ -62,13 +62,7 @@ export function describeCheckpoint(ck: Checkpoint, dtype?: DType): ModelInfo {
     else params.effective += n;
     if (name.startsWith(TEXT)) weightsBytes += n * (dtype ? DTYPE_BYTES[dtype] : DTYPE_BYTES[e.dtype]);
   }
-  const kvWidth = c.numKvHeads * c.headDim;
-  const sources = kvSourceLayers(c);
-  const kvCacheBytes = sources.reduce((sum, src, i) => {
-    if (src !== i) return sum;
-    const positions = c.layerTypes[i] === "sliding" ? Math.min(c.slidingWindow, c.maxPositionEmbeddings) : c.maxPositionEmbeddings;
-    return sum + 2 * positions * kvWidth * 4;
-  }, 0);
+  const kvCacheBytes = kvCacheBytesAt(c, c.maxPositionEmbeddings);
   return {
     architecture: {
       layers: c.numLayers,
@@ -86,4 +80,14 @@ export function describeCheckpoint(ck: Checkpoint, dtype?: DType): ModelInfo {
     dtypes,
     memory: { weightsBytes, perLayerEmbeddingDiskBytes: pleBytes, kvCacheBytes, dtype: dtype ?? "as stored" },
   };
+}
+
+/** float32 KV cache of a full sequence of `context` tokens (sliding layers hold at most a window). */
+export function kvCacheBytesAt(c: TextConfig, context: number): number {
+  const kvWidth = c.numKvHeads * c.headDim;
+  return kvSourceLayers(c).reduce((sum, src, i) => {
+    if (src !== i) return sum;
+    const positions = c.layerTypes[i] === "sliding" ? Math.min(c.slidingWindow, context) : context;
+    return sum + 2 * positions * kvWidth * 4;
+  }, 0);
 }

@@ -48,6 +48,7 @@ export class TextDecoder {
     const D = c.hiddenSize;
     let tokens = ids.length;
     if (tokens === 0) throw new InputError("no tokens to run");
+    if (cache.config !== c) throw new InputError("this KV cache was made for another MatFormer slice of the model; start a new cache (or session)");
     const positions = Int32Array.from({ length: tokens }, (_, t) => cache.position + t);
     const embeds = this.embed(ids);
     opts.soft?.positions.forEach((p, k) => embeds.set(opts.soft!.values.subarray(k * D, (k + 1) * D), p * D));
@@ -94,7 +95,7 @@ export class TextDecoder {
     const invSqrt2 = 1 / Math.SQRT2;
     for (let i = 0; i < attn.length; i++) attn[i] = (attn[i]! + active[i]! + laurelOut[i]!) * invSqrt2;
     const ffIn = b.rmsNorm(attn, D, w.preFeedforwardNorm, c.rmsNormEps);
-    const ff = mlp(b, ffIn, tokens, w, this.sparsityZ[l]!);
+    const ff = mlp(b, ffIn, tokens, w, c.intermediateSize[l]!, this.sparsityZ[l]!);
     b.rmsNorm(ff, D, w.postFeedforwardNorm, c.rmsNormEps, ff);
     for (let i = 0; i < attn.length; i++) attn[i] = attn[i]! + ff[i]!;
     const corrected = correct(b, predicted, attn, w.altup, c);

@@ -65,7 +65,9 @@ export class KVCache {
   readonly layers: (LayerCache | undefined)[];
   /** For each layer, the index of the layer whose cache it reads. */
   readonly source: number[];
-  constructor(c: TextConfig) {
+  /** `config`: the decoder config (model or MatFormer slice) the cache is laid out for, and only usable with. */
+  constructor(readonly config: TextConfig) {
+    const c = config;
     this.source = kvSourceLayers(c);
     const width = c.numKvHeads * c.headDim;
     this.layers = this.source.map((src, i) =>

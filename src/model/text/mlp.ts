@@ -23,10 +23,11 @@ export function normalQuantile(p: number): number {
   return x;
 }
 
-export function mlp(b: Backend, x: Float32Array, tokens: number, w: LayerWeights, sparsityZ: number | null): Float32Array {
-  const gate = b.matmul(x, tokens, w.gate);
-  const up = b.matmul(x, tokens, w.up);
-  if (sparsityZ !== null) b.gaussianTopK(gate, w.gate.shape[0]!, sparsityZ);
+/** `width` hidden units: the stored width, or a MatFormer slice's prefix of it (spec §5.2). */
+export function mlp(b: Backend, x: Float32Array, tokens: number, w: LayerWeights, width: number, sparsityZ: number | null): Float32Array {
+  const gate = b.matmul(x, tokens, w.gate, width);
+  const up = b.matmul(x, tokens, w.up, width);
+  if (sparsityZ !== null) b.gaussianTopK(gate, width, sparsityZ);
   b.geluMul(gate, up);
-  return b.matmul(gate, tokens, w.down);
+  return b.matmul(gate, tokens, w.down, undefined, width);
 }

@@ -4,28 +4,35 @@ import type { Backend } from "../../kernels/backend.js";
 import type { TextConfig } from "../config.js";
 import type { TextWeights } from "./weights.js";
 
-/** [tokens, L, P] per-layer inputs for `ids` whose scaled embeddings are `embeds` [tokens, D]. */
+/**
+ * [tokens, L, P] per-layer inputs for `ids` whose scaled embeddings are `embeds` [tokens, D]. Layer l
+ * reads stored slot `w.perLayerSlots[l]` of the table and projection (a MatFormer slice skips slots).
+ */
 export function perLayerInputs(b: Backend, ids: Int32Array, embeds: Float32Array, w: TextWeights, c: TextConfig): Float32Array {
   const tokens = ids.length;
   const L = c.numLayers;
   const P = c.hiddenSizePerLayerInput;
-  const projected = b.matmul(embeds, tokens, w.perLayerModelProjection);
+  const S = w.perLayerTable.cols / P;
+  const projected = b.matmul(embeds, tokens, w.perLayerModelProjection); // [tokens, S·P]
   const projScale = Math.fround(c.hiddenSize ** -0.5);
   for (let i = 0; i < projected.length; i++) projected[i] = projected[i]! * projScale;
   b.rmsNorm(projected, P, w.perLayerProjectionNorm, c.rmsNormEps, projected);
   const tableScale = Math.fround(Math.sqrt(P));
   const combine = Math.fround(2 ** -0.5);
-  const row = new Float32Array(L * P);
+  const row = new Float32Array(S * P);
+  const out = new Float32Array(tokens * L * P);
   for (let t = 0; t < tokens; t++) {
     // Only text ids have a row; vision/audio ids use row 0 (the pad token's), as the reference does.
     const id = ids[t]! < c.vocabSizePerLayerInput ? ids[t]! : 0;
     w.perLayerTable.read(id, row);
-    for (let j = 0; j < L * P; j++) {
-      const k = t * L * P + j;
-      projected[k] = (projected[k]! + Math.fround(row[j]! * tableScale)) * combine;
-    }
+    w.perLayerSlots.forEach((slot, l) => {
+      for (let j = 0; j < P; j++) {
+        const k = (t * S + slot) * P + j;
+        out[(t * L + l) * P + j] = (projected[k]! + Math.fround(row[slot * P + j]! * tableScale)) * combine;
+      }
+    });
   }
-  return projected;
+  return out;
 }
 
 /** The per-layer input injection into streams 1..A−1 after a layer: RMSNorm(W_p · (gelu(W_g · x̃₀·s) ⊙ pli_l)). */

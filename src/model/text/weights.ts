@@ -5,7 +5,7 @@
 import type { Checkpoint } from "../../checkpoint/checkpoint.js";
 import { DiskRows } from "../../checkpoint/checkpoint.js";
 import { heapStorage, type DType, type Storage, type Tensor } from "../../kernels/dtype.js";
-import { kvSourceLayers, type HardTokenConfig, type ModelConfig } from "../config.js";
+import { kvSourceLayers, type HardTokenConfig, type ModelConfig, type TextConfig } from "../config.js";
 
 export interface AltUpWeights {
   routerNorm: Float32Array; // [D]
@@ -47,8 +47,10 @@ export interface HardTokenWeights {
 
 export interface TextWeights {
   embedTokens: Tensor; // [V, D], also the tied output projection
-  perLayerTable: DiskRows; // [V_ple, L·P] on disk
-  perLayerModelProjection: Tensor; // [L·P, D]
+  perLayerTable: DiskRows; // [V_ple, S·P] on disk, S = stored layers
+  perLayerModelProjection: Tensor; // [S·P, D]
+  /** The stored per-layer-embedding slot of each layer: identity, or for a MatFormer slice the kept layers' indices. */
+  perLayerSlots: readonly number[];
   perLayerProjectionNorm: Float32Array; // [P]
   altupProjections: Tensor[]; // A−1 × [D, D]
   altupUnembedProjections: Tensor[]; // A−1 × [D, D]
@@ -78,8 +80,57 @@ function loadHardTokens(ck: Checkpoint, prefix: string, hc: HardTokenConfig | un
   };
 }
 
-/** `storage` holds the big matrices (a backend may want them in its own memory). */
-export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType, storage: Storage = heapStorage): TextWeights {
+/**
+ * Stored layer `i`, its FFN cut to the first `ffnWidth` hidden units (a MatFormer slice keeps a prefix:
+ * rows of gate/up, columns of down). Layers that read another layer's KV cache get no k/v. `storage`
+ * holds the big matrices (a backend may want them in its own memory).
+ */
+export function loadLayerWeights(ck: Checkpoint, c: TextConfig, i: number, ffnWidth: number, dtype?: DType, storage: Storage = heapStorage): LayerWeights {
+  const D = c.hiddenSize;
+  const A = c.altupNumInputs;
+  const P = c.hiddenSizePerLayerInput;
+  const p = `${T}layers.${i}.`;
+  const mat = (name: string, shape: number[]) => ck.load(p + name, shape, dtype, storage);
+  const vec = (name: string, n: number) => ck.loadF32(p + name, [n]);
+  const F = c.intermediateSize[i]!;
+  const ffn = (name: string, shape: number[], rows: number, cols: number) => ck.loadBlock(p + name, shape, rows, cols, dtype, storage);
+  const ownsKv = kvSourceLayers(c)[i] === i;
+  const qWidth = c.numHeads * c.headDim;
+  const kvWidth = c.numKvHeads * c.headDim;
+  return {
+    inputNorm: vec("input_layernorm.weight", D),
+    q: mat("self_attn.q_proj.weight", [qWidth, D]),
+    k: ownsKv ? mat("self_attn.k_proj.weight", [kvWidth, D]) : undefined,
+    v: ownsKv ? mat("self_attn.v_proj.weight", [kvWidth, D]) : undefined,
+    o: mat("self_attn.o_proj.weight", [D, qWidth]),
+    qNorm: vec("self_attn.q_norm.weight", c.headDim),
+    kNorm: ownsKv ? vec("self_attn.k_norm.weight", c.headDim) : undefined,
+    postAttentionNorm: vec("post_attention_layernorm.weight", D),
+    preFeedforwardNorm: vec("pre_feedforward_layernorm.weight", D),
+    gate: ffn("mlp.gate_proj.weight", [F, D], ffnWidth, D),
+    up: ffn("mlp.up_proj.weight", [F, D], ffnWidth, D),
+    down: ffn("mlp.down_proj.weight", [D, F], D, ffnWidth),
+    postFeedforwardNorm: vec("post_feedforward_layernorm.weight", D),
+    altup: {
+      routerNorm: vec("altup.router_norm.weight", D),
+      router: ck.loadF32(p + "altup.modality_router.weight", [A, D]),
+      predictionCoefs: clip(ck.loadF32(p + "altup.prediction_coefs.weight", [A * A, A]), c.altupCoefClip),
+      correctionCoefs: clip(ck.loadF32(p + "altup.correction_coefs.weight", [A, A]), c.altupCoefClip),
+      correctOutputScale: vec("altup.correct_output_scale", D),
+    },
+    laurel: {
+      left: mat("laurel.linear_left.weight", [c.laurelRank, D]),
+      right: mat("laurel.linear_right.weight", [D, c.laurelRank]),
+      postNorm: vec("laurel.post_laurel_norm.weight", D),
+    },
+    perLayerInputGate: mat("per_layer_input_gate.weight", [P, D]),
+    perLayerProjection: mat("per_layer_projection.weight", [D, P]),
+    postPerLayerInputNorm: vec("post_per_layer_input_norm.weight", D),
+  };
+}
+
+/** Everything but the layers: embeddings, per-layer-input projection, AltUp stream projections, final norm. */
+export function loadSharedWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType, storage: Storage = heapStorage): Omit<TextWeights, "layers" | "perLayerSlots"> {
   const c = cfg.text;
   const D = c.hiddenSize;
   const A = c.altupNumInputs;
@@ -87,46 +138,6 @@ export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType,
   const L = c.numLayers;
   const mat = (name: string, shape: number[]) => ck.load(T + name, shape, dtype, storage);
   const vec = (name: string, n: number) => ck.loadF32(T + name, [n]);
-  const kvSource = kvSourceLayers(c);
-  const qWidth = c.numHeads * c.headDim;
-  const kvWidth = c.numKvHeads * c.headDim;
-
-  const layers = Array.from({ length: L }, (_, i): LayerWeights => {
-    const p = `layers.${i}.`;
-    const F = c.intermediateSize[i]!;
-    const ownsKv = kvSource[i] === i;
-    return {
-      inputNorm: vec(p + "input_layernorm.weight", D),
-      q: mat(p + "self_attn.q_proj.weight", [qWidth, D]),
-      k: ownsKv ? mat(p + "self_attn.k_proj.weight", [kvWidth, D]) : undefined,
-      v: ownsKv ? mat(p + "self_attn.v_proj.weight", [kvWidth, D]) : undefined,
-      o: mat(p + "self_attn.o_proj.weight", [D, qWidth]),
-      qNorm: vec(p + "self_attn.q_norm.weight", c.headDim),
-      kNorm: ownsKv ? vec(p + "self_attn.k_norm.weight", c.headDim) : undefined,
-      postAttentionNorm: vec(p + "post_attention_layernorm.weight", D),
-      preFeedforwardNorm: vec(p + "pre_feedforward_layernorm.weight", D),
-      gate: mat(p + "mlp.gate_proj.weight", [F, D]),
-      up: mat(p + "mlp.up_proj.weight", [F, D]),
-      down: mat(p + "mlp.down_proj.weight", [D, F]),
-      postFeedforwardNorm: vec(p + "post_feedforward_layernorm.weight", D),
-      altup: {
-        routerNorm: vec(p + "altup.router_norm.weight", D),
-        router: ck.loadF32(T + p + "altup.modality_router.weight", [A, D]),
-        predictionCoefs: clip(ck.loadF32(T + p + "altup.prediction_coefs.weight", [A * A, A]), c.altupCoefClip),
-        correctionCoefs: clip(ck.loadF32(T + p + "altup.correction_coefs.weight", [A, A]), c.altupCoefClip),
-        correctOutputScale: vec(p + "altup.correct_output_scale", D),
-      },
-      laurel: {
-        left: mat(p + "laurel.linear_left.weight", [c.laurelRank, D]),
-        right: mat(p + "laurel.linear_right.weight", [D, c.laurelRank]),
-        postNorm: vec(p + "laurel.post_laurel_norm.weight", D),
-      },
-      perLayerInputGate: mat(p + "per_layer_input_gate.weight", [P, D]),
-      perLayerProjection: mat(p + "per_layer_projection.weight", [D, P]),
-      postPerLayerInputNorm: vec(p + "post_per_layer_input_norm.weight", D),
-    };
-  });
-
   const stack = (name: string) => Array.from({ length: A - 1 }, (_, k) => mat(`${name}.${k}.weight`, [D, D]));
   return {
     embedTokens: mat("embed_tokens.weight", [c.vocabSize, D]),
@@ -136,10 +147,19 @@ export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType,
     altupProjections: stack("altup_projections"),
     altupUnembedProjections: stack("altup_unembed_projections"),
     finalNorm: vec("norm.weight", D),
-    layers,
     hardTokens: [
       loadHardTokens(ck, "model.embed_vision", cfg.vision, D),
       loadHardTokens(ck, "model.embed_audio", cfg.audio, D),
     ].filter((h): h is HardTokenWeights => h !== undefined),
+  };
+}
+
+/** The whole model at its stored widths. */
+export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType, storage: Storage = heapStorage): TextWeights {
+  const c = cfg.text;
+  return {
+    ...loadSharedWeights(ck, cfg, dtype, storage),
+    layers: c.intermediateSize.map((width, i) => loadLayerWeights(ck, c, i, width, dtype, storage)),
+    perLayerSlots: c.intermediateSize.map((_, i) => i),
   };
 }
