@@ -22,6 +22,7 @@ interface Flags extends ModelFlags {
   ignoreEos?: boolean;
   json?: boolean;
   audio: string[];
+  image: string[];
 }
 
 /** The sampling flags shared by generate and chat. */
@@ -59,16 +60,18 @@ export function registerGenerate(program: Command): void {
     .option("--ignore-eos", "keep generating past end-of-sequence ids")
     .option("--json", 'print one JSON object {"ids", "text", "finish_reason"} instead of streaming')
     .option("--audio <file>", "an audio clip (WAV, MP3, FLAC, Ogg, …) before the prompt text, or for the placeholders of --ids; repeatable", collect, [])
+    .option("--image <file>", "an image (PNG, JPEG, WebP) before the prompt text, or for the placeholders of --ids; repeatable", collect, [])
     .action(async (f: Flags) => {
       if ((f.prompt === undefined) === (f.ids === undefined)) throw new InputError("give exactly one of --prompt and --ids");
       if (f.system !== undefined && f.ids !== undefined) throw new InputError("--system goes with --prompt, not --ids");
       const audio = f.audio.map((p) => readMediaFile(p, "--audio"));
+      const images = f.image.map((p) => readMediaFile(p, "--image"));
       let prompt: Prompt;
-      if (f.ids !== undefined) prompt = { ids: parseIds(f.ids), audio };
+      if (f.ids !== undefined) prompt = { ids: parseIds(f.ids), audio, images };
       else {
         const messages: ChatMessage[] = [];
         if (f.system !== undefined) messages.push({ role: "system", content: f.system });
-        const media = audio.map((a) => ({ type: "audio" as const, audio: a }));
+        const media = [...images.map((image) => ({ type: "image" as const, image })), ...audio.map((a) => ({ type: "audio" as const, audio: a }))];
         messages.push({ role: "user", content: media.length ? [...media, { type: "text", text: f.prompt! }] : f.prompt! });
         prompt = { messages };
       }

@@ -77,9 +77,11 @@ function fromRaw(raw: RawImage): RgbImage {
   return { data: toRgb(data, width * height, channels, 8), width, height };
 }
 
+const FORMAT_NAMES: Record<ImageFormat, string> = { png: "PNG", jpeg: "JPEG", webp: "WebP" };
+
 async function decodeEncoded(bytes: Uint8Array): Promise<RgbImage> {
   const header = readImageHeader(bytes);
-  const what = `the ${header.format.toUpperCase()} image`;
+  const what = `the ${FORMAT_NAMES[header.format]} image`;
   checkSize(header.width, header.height, what);
   let image: RgbImage;
   try {
