@@ -34,10 +34,16 @@ export interface LogMel {
 }
 
 let window: Float32Array | undefined;
-let melBank: Float64Array | undefined;
+let melBank: MelBank | undefined;
 
-/** HTK mel filter bank [513, 128] without area normalisation, in float64. */
-function melFilterBank(): Float64Array {
+/** Triangular filters: band m weighs FFT bins [first[m], first[m] + weights[m].length). */
+interface MelBank {
+  first: number[];
+  weights: Float64Array[];
+}
+
+/** HTK mel filter bank (513 bins → 128 bands) without area normalisation, in float64. */
+function melFilterBank(): MelBank {
   if (melBank) return melBank;
   const bins = FFT_LENGTH / 2 + 1;
   const mel = (f: number) => 2595 * Math.log10(1 + f / 700);
@@ -46,16 +52,20 @@ function melFilterBank(): Float64Array {
   const step = (hi - lo) / (MEL_BINS + 1);
   // Band edges as NumPy's linspace gives them: start + p·step, the last one exactly `hi`.
   const edges = Array.from({ length: MEL_BINS + 2 }, (_, p) => (p === MEL_BINS + 1 ? hi : p * step + lo)).map((m) => 700 * (10 ** (m / 2595) - 1));
-  const fb = new Float64Array(bins * MEL_BINS);
-  for (let k = 0; k < bins; k++) {
-    const f = (k * SAMPLE_RATE) / FFT_LENGTH;
-    for (let m = 0; m < MEL_BINS; m++) {
+  const bank: MelBank = { first: [], weights: [] };
+  for (let m = 0; m < MEL_BINS; m++) {
+    const w = Array.from({ length: bins }, (_, k) => {
+      const f = (k * SAMPLE_RATE) / FFT_LENGTH;
       const rising = (f - edges[m]!) / (edges[m + 1]! - edges[m]!);
       const falling = (edges[m + 2]! - f) / (edges[m + 2]! - edges[m + 1]!);
-      fb[k * MEL_BINS + m] = Math.max(0, Math.min(rising, falling));
-    }
+      return Math.max(0, Math.min(rising, falling));
+    });
+    const first = Math.max(0, w.findIndex((x) => x > 0));
+    const end = w.length - [...w].reverse().findIndex((x) => x > 0);
+    bank.first.push(first);
+    bank.weights.push(Float64Array.from(w.slice(first, Math.max(first, end))));
   }
-  return (melBank = fb);
+  return (melBank = bank);
 }
 
 /** Frames that a clip of `samples` samples yields on its own (0 when it is too short for one). */
@@ -76,7 +86,7 @@ export function logMelFeatures(b: Backend, clips: readonly Float32Array[]): LogM
     throw new InputError(`audio of ${longest} samples is too short: the feature extractor needs more than ${FRAME_LENGTH} samples (${(FRAME_LENGTH / SAMPLE_RATE) * 1000} ms at 16 kHz)`);
   }
   window ??= numpyHannWindow512();
-  const fb = melFilterBank();
+  const { first, weights } = melFilterBank();
   const bins = FFT_LENGTH / 2 + 1;
   const features = clips.map((clip) => {
     const windowed = new Float32Array(frames * FRAME_LENGTH);
@@ -96,7 +106,9 @@ export function logMelFeatures(b: Backend, clips: readonly Float32Array[]): LogM
     for (let f = 0; f < frames; f++) {
       for (let m = 0; m < MEL_BINS; m++) {
         let sum = 0;
-        for (let k = 0; k < bins; k++) sum += magnitude[f * bins + k]! * fb[k * MEL_BINS + m]!;
+        const w = weights[m]!;
+        const at = f * bins + first[m]!;
+        for (let k = 0; k < w.length; k++) sum += magnitude[at + k]! * w[k]!;
         out[f * MEL_BINS + m] = Math.log(Math.max(sum, MEL_FLOOR));
       }
     }
