@@ -10,6 +10,7 @@ import { registerLogits } from "./logits.js";
 import { registerTokenize } from "./tokenize.js";
 import { registerChat } from "./chat.js";
 import { registerInfo } from "./info.js";
+import { registerConvert } from "./convert.js";
 
 /** Errors the user caused: print the message alone, no stack trace. */
 function userMessage(e: unknown): { message: string; code: number } | undefined {
@@ -28,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
   registerTokenize(program);
   registerChat(program);
   registerInfo(program);
+  registerConvert(program);
   try {
     await program.parseAsync(argv);
     return 0;
