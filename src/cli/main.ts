@@ -10,6 +10,7 @@ import { registerLogits } from "./logits.js";
 import { registerTokenize } from "./tokenize.js";
 import { registerChat } from "./chat.js";
 import { registerInfo } from "./info.js";
+import { registerSlice } from "./slice.js";
 import { registerConvert } from "./convert.js";
 
 /** Errors the user caused: print the message alone, no stack trace. */
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
   registerTokenize(program);
   registerChat(program);
   registerInfo(program);
+  registerSlice(program);
   registerConvert(program);
   try {
     await program.parseAsync(argv);
