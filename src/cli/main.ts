@@ -12,6 +12,7 @@ import { registerChat } from "./chat.js";
 import { registerInfo } from "./info.js";
 import { registerSlice } from "./slice.js";
 import { registerConvert } from "./convert.js";
+import { registerServe } from "./serve.js";
 
 /** Errors the user caused: print the message alone, no stack trace. */
 function userMessage(e: unknown): { message: string; code: number } | undefined {
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
   registerInfo(program);
   registerSlice(program);
   registerConvert(program);
+  registerServe(program);
   try {
     await program.parseAsync(argv);
     return 0;
