@@ -1,14 +1,16 @@
 // Image input against the reference (transformers' SigLIP processor + timm mobilenetv5_300m_enc +
 // Gemma3n embed_vision on the tiny checkpoint): PNG decoding and preprocessing, the vision tower,
-// the embedder, and full-model logits with the 256 soft tokens in place.
+// the embedder, full-model logits with the 256 soft tokens in place, and the CLI's --image.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseNpy } from "../src/io/npy.js";
 import { loadModel } from "../src/node/load.js";
 import { decodeImage } from "../src/model/vision/image-decode.js";
 import type { VisionEncoder } from "../src/model/vision/encoder.js";
 import { pixelValues } from "../src/model/vision/preprocess.js";
+import { cli, tempDir } from "./cli-helpers.js";
 import { golden, maxAbs, maxAbsDiff } from "./golden.js";
 import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
 
@@ -60,4 +62,38 @@ test("vision tower, embed_vision and image-prompt logits match the reference", a
   assert.ok(logitsErr < 5e-3, `image-prompt logits differ by ${logitsErr}`);
   t.diagnostic(`tower ${towerErr.toExponential(2)} of max-abs, embed ${embedErr.toExponential(2)}, logits ${logitsErr.toExponential(2)}`);
   model.close();
+});
+
+test("gemma3n logits --image fills the expanded placeholders of --ids: logits match the reference", () => {
+  const out = join(tempDir(), "logits.npy");
+  const ids = Array.from(image("input_ids.npy")).join(",");
+  const r = cli(["logits", "--model", tinyModelDir, "--ids", ids, "--image", fixture("hf-tiny", "image", "image.png"), "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  const err = maxAbsDiff(parseNpy(readFileSync(out), out).data, image("logits.npy"));
+  assert.ok(err < 5e-3, `CLI image-prompt logits differ by ${err}`);
+});
+
+test("gemma3n generate --prompt --image: a chat turn with a JPEG before the text", () => {
+  const r = cli(["generate", "--model", tinyModelDir, "--prompt", "What is this?", "--image", fixture("images", "baseline.jpg"), "--max-tokens", "2", "--greedy", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const reply = JSON.parse(r.stdout) as { ids: number[]; finish_reason: string };
+  assert.equal(reply.ids.length, 2);
+});
+
+test("image errors from the CLI: one line, no stack", () => {
+  const ids = Array.from(image("input_ids.npy")).join(",");
+  const png = fixture("hf-tiny", "image", "image.png");
+  const cases: [string[], RegExp][] = [
+    [["generate", "--model", tinyModelDir, "--prompt", "Hi", "--image", fixture("images", "expected.json")], /--image|not a supported image: expected PNG, JPEG or WebP/],
+    [["generate", "--model", tinyModelDir, "--prompt", "Hi", "--image", join(tempDir(), "missing.png")], /--image .*missing\.png: no such file/],
+    [["logits", "--model", tinyModelDir, "--ids", ids, "--image", png, "--image", png, "--out", join(tempDir(), "x.npy")], /256 image placeholder tokens .* but 2 images need 512/],
+    [["logits", "--model", tinyModelDir, "--ids", "2,105,2364", "--image", png, "--out", join(tempDir(), "x.npy")], /0 image placeholder tokens .* but 1 image need 256/],
+  ];
+  for (const [args, re] of cases) {
+    const r = cli(args);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
 });
