@@ -188,3 +188,17 @@ test("CLI: bad --matformer values are one-line errors", () => {
   const r = cli(["slice", "--model", tinyModelDir, "--matformer", "E2B", "--out", join(dir, "o")]);
   assert.match(r.stderr, /^gemma3n: MatFormer slice E2B is defined on Gemma 3n E4B/);
 });
+
+test("with q8_0 weights the view, the switched model and the quantized export agree exactly", async () => {
+  const exported = await loadModel(exportTiny(), { dtype: "q8_0" });
+  const view = await loadModel(tinyModelDir, { dtype: "q8_0", matformer: goldenSlice });
+  const switched = await loadModel(tinyModelDir, { dtype: "q8_0" });
+  switched.setSlice(goldenSlice);
+  const ref = exported.logits(ids);
+  assert.deepEqual(view.logits(ids), ref);
+  assert.deepEqual(switched.logits(ids), ref);
+  // Quantized FFN rows are cut on block boundaries only.
+  const odd = { ffnHiddenDims: [...goldenSlice.ffnHiddenDims.slice(0, 8), 100], layersToSkip: [7] };
+  assert.throws(() => switched.setSlice(odd), /= 100 is not a multiple of 32/);
+  for (const m of [exported, view, switched]) m.close();
+});
