@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseNpy } from "../src/io/npy.js";
 import { cli, tempDir } from "./cli-helpers.js";
+import { wav } from "./audio-helpers.js";
 import { golden, maxAbsDiff } from "./golden.js";
 import { fixture, tinyModelDir as M } from "./helpers.js";
 
@@ -27,6 +28,16 @@ test("generate --prompt --audio puts the clip before the text and replies", () =
   assert.equal(r.code, 0, r.stderr);
   const reply = JSON.parse(r.stdout) as { ids: number[] };
   assert.equal(reply.ids.length, 3);
+});
+
+test("a clip over 30 s is cut and the user is told on stderr", () => {
+  const bytes = wav({ bits: 16, frames: 31 * 16000, put: (v, at, f) => v.setInt16(at, Math.round(3000 * Math.sin(f / 5)), true) });
+  const long = join(tempDir(), "long.wav");
+  writeFileSync(long, bytes);
+  const r = cli(["logits", "--model", M, "--ids", ids, "--audio", long, "--out", join(tempDir(), "x.npy")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^gemma3n: warning: audio clip 1 is 31\.0 s long; only its first 30 s are used$/m);
+  assert.match(r.stderr, /^gemma3n: warning: audio clip 1 gives 188 soft tokens but the model takes 16 per clip; the rest are dropped$/m);
 });
 
 test("audio flags: missing, non-audio and mismatched files are one-line errors", () => {
