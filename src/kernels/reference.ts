@@ -1,7 +1,7 @@
 // Plain-TypeScript backend: simple loops that follow the math literally. It is the oracle for every
 // faster backend, so clarity beats speed here; sums run in float64 and results are stored as float32.
 import type { AttentionShape, Backend, Conv2dShape, KeyValues, LocalAttentionShape } from "./backend.js";
-import { widen, type Tensor } from "./dtype.js";
+import { numel, widen, type Tensor } from "./dtype.js";
 import { fft } from "./fft.js";
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -158,7 +158,7 @@ export class ReferenceBackend implements Backend {
     if (x.length !== H * W * cIn) throw new Error(`conv2d: input has ${x.length} values, expected ${H}×${W}×${cIn}`);
     const height = Math.floor((H + top + bottom - kh) / sh) + 1;
     const width = Math.floor((W + left + right - kw) / sw) + 1;
-    const weights = new Float32Array(w.data.length);
+    const weights = new Float32Array(numel(w.shape));
     widen(w, 0, weights.length, weights);
     const out = new Float32Array(height * width * cOut);
     for (let oy = 0; oy < height; oy++) {
