@@ -10,6 +10,11 @@ function clamp(x: Float32Array, limit: number): Float32Array {
   return x;
 }
 
+/** log(1 + eˣ), linear past 20 as PyTorch's softplus. */
+function softplus(x: number): number {
+  return x > 20 ? x : Math.log1p(Math.exp(x));
+}
+
 /** x += residualWeight · RMS_post(W2 · silu(W1 · RMS_pre(x))). */
 function feedForward(b: Backend, c: AudioConfig, w: FeedForwardWeights, x: Float32Array, T: number): void {
   const D = c.hiddenSize;
@@ -53,8 +58,9 @@ function selfAttention(b: Backend, c: AudioConfig, w: ConformerWeights["attentio
   const q = b.matmul(h, T, w.q);
   const k = b.matmul(h, T, w.k);
   const v = b.matmul(h, T, w.v);
-  const base = Math.fround(headDim ** -0.5 * Math.fround(1 / Math.fround(Math.log1p(1))));
-  const scale = Float32Array.from(w.perDimScale, (p) => (p > 20 ? p : Math.log1p(Math.exp(p))));
+  // d^(−1/2) / softplus(0), a float32 constant in the reference; softplus(p) is applied at run time.
+  const base = Math.fround(headDim ** -0.5 * Math.fround(1 / Math.fround(softplus(0))));
+  const scale = Float32Array.from(w.perDimScale, softplus);
   for (let i = 0; i < q.length; i++) q[i] = Math.fround(q[i]! * base) * scale[i % headDim]!;
   const o = b.localAttention(q, k, v, rel, valid, { numHeads: c.numHeads, headDim, maxPast: c.maxPast, maxFuture: c.maxFuture, softcap: c.logitCap });
   const out = clamp(b.matmul(o, T, w.post), c.gradientClipping);
