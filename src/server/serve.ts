@@ -4,6 +4,7 @@ import { serve } from "@hono/node-server";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { OpenAIApi } from "../api/openai.js";
+import { InputError } from "../errors.js";
 import { createApp, type HttpOptions } from "./http.js";
 
 export interface ServeOptions extends HttpOptions {
@@ -25,7 +26,7 @@ export async function startServer(api: OpenAIApi, opts: ServeOptions = {}): Prom
   const server = serve({ fetch: createApp(api, opts).fetch, hostname: host, port: opts.port ?? 8080 }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
-    server.once("error", reject);
+    server.once("error", (e: NodeJS.ErrnoException) => reject(new InputError(`cannot listen on ${host}:${opts.port ?? 8080}: ${e.code ?? e.message}`)));
   });
   const port = (server.address() as AddressInfo).port;
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
@@ -38,8 +39,13 @@ export async function startServer(api: OpenAIApi, opts: ServeOptions = {}): Prom
         const drained = api.close(graceMs);
         server.close();
         await drained;
-        server.closeAllConnections();
+        // Responses may still be flushing their last bytes: close each connection once it is idle,
+        // and whatever is left after a moment.
+        const sweep = setInterval(() => server.closeIdleConnections(), 20);
+        const late = setTimeout(() => server.closeAllConnections(), 2000);
         await closed;
+        clearInterval(sweep);
+        clearTimeout(late);
       })();
       return closing;
     },
