@@ -8,7 +8,7 @@ import { join } from "node:path";
 import OpenAI, { APIError } from "openai";
 import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import { cli } from "./cli-helpers.js";
-import { repoRoot, tinyModelDir } from "./helpers.js";
+import { fixture, repoRoot, tinyModelDir } from "./helpers.js";
 
 interface Serving {
   url: string;
@@ -91,4 +91,22 @@ test("serve refuses bad flags and a busy port with one line", async () => {
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
   busy.close();
+});
+
+test("--matformer serves the slice: completions equal `generate --matformer` and differ from the full model", async () => {
+  const sliceFile = fixture("hf-tiny", "matformer", "slice.json");
+  const ids = [2, 105, 300, 301, 302];
+  const ask = (c: OpenAI) =>
+    c.completions.create({ model: "model", prompt: ids, temperature: 0, max_tokens: 12, ignore_eos: true } as OpenAI.CompletionCreateParamsNonStreaming);
+  const expected = cli(["generate", "--model", tinyModelDir, "--matformer", sliceFile, "--ids", ids.join(","), "--max-tokens", "12", "--greedy", "--ignore-eos", "--json"]);
+  assert.equal(expected.code, 0, expected.stderr);
+  const sliced = await serveCli("--matformer", sliceFile);
+  const full = await serveCli();
+  const [a, b] = [await ask(sliced.client), await ask(full.client)];
+  assert.equal(a.choices[0]!.text, JSON.parse(expected.stdout).text);
+  assert.notEqual(a.choices[0]!.text, b.choices[0]!.text);
+  for (const s of [sliced, full]) {
+    s.kill("SIGTERM");
+    assert.equal(await s.exited, 0);
+  }
 });
