@@ -1,10 +1,12 @@
 // Plain-TypeScript backend: simple loops that follow the math literally. It is the oracle for every
 // faster backend, so clarity beats speed here; sums run in float64 and results are stored as float32.
 import type { AttentionShape, Backend, Conv2dShape, KeyValues, LocalAttentionShape } from "./backend.js";
-import { numel, widen, type Tensor } from "./dtype.js";
+import { widen, type Tensor } from "./dtype.js";
 import { fft } from "./fft.js";
 
 const GELU_C = Math.sqrt(2 / Math.PI);
+/** Output pixels per patch matrix of conv2d (bounds its memory: rows × in·kh·kw floats). */
+const CONV_PATCH_ROWS = 4096;
 
 export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
@@ -152,32 +154,37 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
+  /**
+   * As a product of the [out, in·kh·kw] weight with each output pixel's input patch (in the weight's
+   * (channel, ky, kx) order), so that a backend with a faster matmul runs convolutions at its speed.
+   */
   conv2d(x: Float32Array, w: Tensor, s: Conv2dShape): { out: Float32Array; height: number; width: number } {
     const [cOut, cIn, kh, kw] = w.shape as [number, number, number, number];
     const { height: H, width: W, stride: [sh, sw], pad: [top, bottom, left, right] } = s;
     if (x.length !== H * W * cIn) throw new Error(`conv2d: input has ${x.length} values, expected ${H}×${W}×${cIn}`);
     const height = Math.floor((H + top + bottom - kh) / sh) + 1;
     const width = Math.floor((W + left + right - kw) / sw) + 1;
-    const weights = new Float32Array(numel(w.shape));
-    widen(w, 0, weights.length, weights);
+    const patch = cIn * kh * kw;
+    const matrix: Tensor = { dtype: w.dtype, shape: [cOut, patch], data: w.data };
     const out = new Float32Array(height * width * cOut);
-    for (let oy = 0; oy < height; oy++) {
-      for (let ox = 0; ox < width; ox++) {
-        for (let o = 0; o < cOut; o++) {
-          let sum = 0;
-          for (let ky = 0; ky < kh; ky++) {
-            const y = oy * sh + ky - top;
-            if (y < 0 || y >= H) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const xx = ox * sw + kx - left;
-              if (xx < 0 || xx >= W) continue;
-              const base = (y * W + xx) * cIn;
-              for (let c = 0; c < cIn; c++) sum += x[base + c]! * weights[((o * cIn + c) * kh + ky) * kw + kx]!;
-            }
+    const pixels = height * width;
+    for (let first = 0; first < pixels; first += CONV_PATCH_ROWS) {
+      const rows = Math.min(CONV_PATCH_ROWS, pixels - first);
+      const patches = new Float32Array(rows * patch);
+      for (let r = 0; r < rows; r++) {
+        const oy = Math.floor((first + r) / width);
+        const ox = (first + r) % width;
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh + ky - top;
+          if (y < 0 || y >= H) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const xx = ox * sw + kx - left;
+            if (xx < 0 || xx >= W) continue;
+            for (let c = 0; c < cIn; c++) patches[r * patch + (c * kh + ky) * kw + kx] = x[(y * W + xx) * cIn + c]!;
           }
-          out[(oy * width + ox) * cOut + o] = sum;
         }
       }
+      out.set(this.matmul(patches, rows, matrix), first * cOut);
     }
     return { out, height, width };
   }
