@@ -10,3 +10,9 @@ export { Gemma3nError, CheckpointError, ConfigError, InputError } from "./errors
 export type { DType } from "./kernels/dtype.js";
 export type { Backend } from "./kernels/backend.js";
 export { ReferenceBackend } from "./kernels/reference.js";
+// The OpenAI-compatible API: in process (any JavaScript runtime) and over HTTP (Node).
+export { OpenAIApi, type OpenAIApiOptions, type CallOptions } from "./api/openai.js";
+export { ApiError } from "./api/errors.js";
+export { defaultLimits, type ApiLimits } from "./api/request.js";
+export type { ChatCompletionRequest, ChatCompletion, ChatCompletionChunk, ChatCompletionMessage, ChatContentPart, CompletionRequest, Completion, ModelList } from "./api/types.js";
+export { startServer, type ServeOptions, type RunningServer } from "./server/serve.js";

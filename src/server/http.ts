@@ -93,9 +93,9 @@ function reply(c: Context, result: object, log: (line: string) => void): Respons
   return new Response(body, { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" } });
 }
 
-/** Compares secrets in time that depends on their length only. */
-function sameSecret(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a.charCodeAt(i % Math.max(a.length, 1)) || 0) ^ b.charCodeAt(i);
+/** Compares secrets in time that depends on their lengths only. */
+function sameSecret(given: string, key: string): boolean {
+  let diff = given.length ^ key.length;
+  for (let i = 0; i < key.length; i++) diff |= (given.charCodeAt(i) || 0) ^ key.charCodeAt(i);
   return diff === 0;
 }
