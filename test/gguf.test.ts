@@ -292,16 +292,20 @@ describe("tokenizer and chat template from GGUF", () => {
     const json = JSON.parse(readFileSync(file, "utf8"));
     const config = JSON.parse(readFileSync(join(file, "..", "tokenizer_config.json"), "utf8"));
     const entries = ggufTokenizerEntries(json, config, 262144 + 64);
-    const { bytes } = ggufHeaderBytes(entries, []);
-    const header = readGGUFHeader(new MemoryFile("vocab.gguf", bytes));
-    const bundle = tokenizerFromGGUF(header.metadata, "vocab.gguf")!;
     const cases = JSON.parse(readFileSync(fixture("tokenizer", "cases.json"), "utf8"));
-    for (const c of cases.strings) {
-      assert.deepEqual(bundle.tokenizer.encode(c.text, { addBos: false }), c.ids, c.id);
-      assert.deepEqual(bundle.tokenizer.encode(c.text), c.ids_with_bos, c.id);
-      assert.equal(bundle.tokenizer.decode(c.ids), c.decoded, c.id);
+    // With the merges we write, and without them (as in GGUFs converted from tokenizer.model): merges from scores.
+    for (const withMerges of [true, false]) {
+      const { bytes } = ggufHeaderBytes(entries.filter((e) => withMerges || e.key !== "tokenizer.ggml.merges"), []);
+      const header = readGGUFHeader(new MemoryFile("vocab.gguf", bytes));
+      assert.equal(header.metadata.has("tokenizer.ggml.merges"), withMerges);
+      const bundle = tokenizerFromGGUF(header.metadata, "vocab.gguf")!;
+      for (const c of cases.strings) {
+        assert.deepEqual(bundle.tokenizer.encode(c.text, { addBos: false }), c.ids, `${c.id} (merges ${withMerges ? "stored" : "from scores"})`);
+        assert.deepEqual(bundle.tokenizer.encode(c.text), c.ids_with_bos, c.id);
+        assert.equal(bundle.tokenizer.decode(c.ids), c.decoded, c.id);
+      }
+      for (const chat of cases.chats) assert.equal(bundle.chatTemplate!.render(chat.messages), chat.rendered);
     }
-    for (const chat of cases.chats) assert.equal(bundle.chatTemplate!.render(chat.messages), chat.rendered);
   });
 
   test("convert writes the tiny model's vocabulary; a lone .gguf tokenizes and chats like the directory", async () => {

@@ -31,11 +31,17 @@ function isMergeable(type: number): boolean {
   return type === TokenType.Normal || type === TokenType.UserDefined;
 }
 
-/** Merges in rank order, derived from SentencePiece scores. */
+/**
+ * Merges in rank order, derived from SentencePiece scores as transformers derives tokenizer.json's:
+ * every split of a piece into two vocabulary pieces, by the piece's score, then piece id, then the
+ * halves' ids. User-defined pieces (Gemma's whitespace runs) score 0 in the SentencePiece model, above
+ * every normal piece; the converter overwrites their score with −1000, so it is not read.
+ */
 function mergesFromScores(tokens: readonly string[], scores: ArrayLike<number>, types: ArrayLike<number>, vocab: Map<string, number>): [string, string][] {
-  const found: { l: string; r: string; score: number; li: number; ri: number }[] = [];
+  const found: { l: string; r: string; score: number; id: number; li: number; ri: number }[] = [];
   for (let id = 0; id < tokens.length; id++) {
-    if (types[id] !== TokenType.Normal) continue;
+    if (!isMergeable(types[id]!)) continue;
+    const score = types[id] === TokenType.UserDefined ? 0 : scores[id]!;
     const chars = Array.from(tokens[id]!);
     let prefix = "";
     for (let i = 1; i < chars.length; i++) {
@@ -43,10 +49,10 @@ function mergesFromScores(tokens: readonly string[], scores: ArrayLike<number>, 
       const suffix = chars.slice(i).join("");
       const li = vocab.get(prefix);
       const ri = vocab.get(suffix);
-      if (li !== undefined && ri !== undefined) found.push({ l: prefix, r: suffix, score: scores[id]!, li, ri });
+      if (li !== undefined && ri !== undefined) found.push({ l: prefix, r: suffix, score, id, li, ri });
     }
   }
-  found.sort((a, b) => b.score - a.score || a.li - b.li || a.ri - b.ri);
+  found.sort((a, b) => b.score - a.score || a.id - b.id || a.li - b.li || a.ri - b.ri);
   return found.map((m) => [m.l, m.r]);
 }
 
@@ -75,12 +81,14 @@ export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where: str
   const n = tokens.length;
   const types = numberList(md.get("tokenizer.ggml.token_type"), "tokenizer.ggml.token_type", n, where) ?? new Int32Array(n).fill(TokenType.Normal);
   const vocab = new Map<string, number>();
+  const hfTokens: string[] = new Array(n);
   const added: Json[] = [];
   let unk: string | undefined;
   for (let id = 0; id < n; id++) {
     const type = types[id]!;
     // llama.cpp's converter writes "▁" as " " in user-defined tokens; tokenizer.json keeps "▁".
     const tok = type === TokenType.UserDefined ? tokens[id]!.replaceAll(" ", SPACE) : tokens[id]!;
+    hfTokens[id] = tok;
     if (type === TokenType.Control || type === TokenType.UserDefined) {
       // llama.cpp matches these verbatim in the raw text, as HF does with non-normalized added tokens.
       added.push({ id, content: tok, special: type === TokenType.Control, normalized: false, lstrip: false, rstrip: false, single_word: false });
@@ -95,7 +103,7 @@ export function tokenizerFromGGUF(md: ReadonlyMap<string, GGUFValue>, where: str
     const scores = numberList(md.get("tokenizer.ggml.scores"), "tokenizer.ggml.scores", n, where);
     if (!scores) throw new CheckpointError(`${where}: the vocabulary has neither tokenizer.ggml.merges nor tokenizer.ggml.scores`);
     const mergeable = new Map([...vocab].filter(([, id]) => isMergeable(types[id]!)));
-    merges = mergesFromScores(tokens, scores, types, mergeable);
+    merges = mergesFromScores(hfTokens, scores, types, mergeable);
   }
   const addBos = md.get("tokenizer.ggml.add_bos_token") !== false;
   const bosId = md.get("tokenizer.ggml.bos_token_id");
