@@ -190,3 +190,13 @@ test("bad audio gets a one-line error naming the problem", async () => {
   await fails("clip.wav", /an audio item must be file bytes/);
   await assert.rejects(model.prepare({ ids: Array.from(audio("input_ids.npy")), audio: [wavBytes, wavBytes] }), /16 audio placeholder tokens .* but 2 audios need 32/);
 });
+
+test("a bad audio_config is a ConfigError naming the field", () => {
+  const withAudio = (audio: unknown) => ({ ...model.config, raw: { ...model.config.raw, audio_config: audio } });
+  const audioConfig = model.config.raw.audio_config as Record<string, unknown>;
+  const fails = (audio: unknown, re: RegExp) => assert.throws(() => parseAudioConfig(withAudio(audio)), (e: Error) => e.name === "ConfigError" && re.test(e.message));
+  fails(undefined, /config\.json has no audio_config: this model takes no audio/);
+  fails({ ...audioConfig, conf_num_attention_heads: 5 }, /hidden_size \(32\) must be a multiple of conf_num_attention_heads \(5\)/);
+  fails({ ...audioConfig, sscp_conv_kernel_size: [[3, 3]] }, /audio_config\.sscp_conv_kernel_size must list 2 entries/);
+  fails({ ...audioConfig, conf_num_hidden_layers: 0 }, /"conf_num_hidden_layers" must be an integer ≥ 1/);
+});

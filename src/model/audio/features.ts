@@ -10,7 +10,7 @@ export const SAMPLE_RATE = 16000;
 const FRAME_LENGTH = 512;
 const HOP = 160;
 const FFT_LENGTH = 1024;
-const MEL_BINS = 128;
+export const MEL_BINS = 128;
 const MIN_FREQUENCY = 125;
 const MAX_FREQUENCY = 7600;
 const PREEMPHASIS = Math.fround(0.97);
@@ -20,8 +20,6 @@ const MEL_FLOOR = 1e-5;
 export const MAX_SAMPLES = 480000;
 /** Batches are padded to a multiple of this many samples. */
 const PAD_MULTIPLE = 128;
-
-export const melBins = MEL_BINS;
 
 /** Features of a batch of clips, padded to the longest. */
 export interface LogMel {
@@ -69,7 +67,7 @@ function melFilterBank(): MelBank {
 }
 
 /** Frames that a clip of `samples` samples yields on its own (0 when it is too short for one). */
-export function frameCount(samples: number): number {
+function frameCount(samples: number): number {
   const padded = Math.ceil(samples / PAD_MULTIPLE) * PAD_MULTIPLE;
   return padded < FRAME_LENGTH + 1 ? 0 : Math.floor((padded - FRAME_LENGTH - 1) / HOP) + 1;
 }

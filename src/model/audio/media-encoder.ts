@@ -3,13 +3,13 @@
 // log-mel features together; each clip goes through the audio tower and embed_audio; tokens that come
 // from padding, and the slots the encoder does not fill, take the padding embedding embed_audio(vocab − 1).
 // The tower is read from the checkpoint on first use.
-import { InputError } from "../../errors.js";
+import { ConfigError } from "../../errors.js";
 import type { Gemma3n } from "../gemma3n.js";
 import { mediaEncoderFactories, type MediaEncoder } from "../multimodal.js";
 import { parseAudioConfig } from "./config.js";
 import { embedAudio, type AudioEmbedderWeights } from "./embedder.js";
 import { AudioTower } from "./encoder.js";
-import { logMelFeatures, MAX_SAMPLES, melBins, SAMPLE_RATE } from "./features.js";
+import { logMelFeatures, MAX_SAMPLES, MEL_BINS, SAMPLE_RATE } from "./features.js";
 import { audioToPcm16k } from "./input.js";
 import { loadAudioTowerWeights } from "./weights.js";
 
@@ -23,8 +23,8 @@ export class AudioEncoder implements MediaEncoder {
     if (this.loaded) return this.loaded;
     const { checkpoint, config, decoder } = this.model;
     const c = parseAudioConfig(config);
-    if (c.inputFeatSize !== melBins) {
-      throw new InputError(`audio_config.input_feat_size is ${c.inputFeatSize}, but the feature extractor makes ${melBins} mel bins`);
+    if (c.inputFeatSize !== MEL_BINS) {
+      throw new ConfigError(`config.json: audio_config.input_feat_size is ${c.inputFeatSize}, but the feature extractor makes ${MEL_BINS} mel bins`);
     }
     const D = config.text.hiddenSize;
     const E = "model.embed_audio.";
