@@ -236,45 +236,51 @@ async function started<T>(gen: AsyncGenerator<T>): Promise<AsyncIterableIterator
   return it;
 }
 
-async function* chatChunks(pieces: AsyncGenerator<string, Outcome>, meta: Meta, includeUsage: boolean): AsyncGenerator<ChatCompletionChunk> {
-  const extra = includeUsage ? { usage: null } : {};
-  const chunk = (delta: ChatCompletionChunk["choices"][0]["delta"], finish: FinishReason | null): ChatCompletionChunk => ({
-    ...meta,
-    object: "chat.completion.chunk",
-    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-    ...extra,
-  });
+/** How one kind of completion streams: its chunk around some choices, and the choice for each event. */
+interface StreamShape<Chunk, Choice> {
+  chunk(choices: Choice[], usage?: Usage | null): Chunk;
+  /** Sent before the first text (the chat stream announces the assistant's role). */
+  start?: Choice;
+  text(text: string): Choice;
+  end(finish: FinishReason): Choice;
+}
+
+/** The chunks of a streamed reply; with `includeUsage`, a last chunk with no choices holds the usage. */
+async function* streamChunks<Chunk, Choice>(pieces: AsyncGenerator<string, Outcome>, includeUsage: boolean, shape: StreamShape<Chunk, Choice>): AsyncGenerator<Chunk> {
+  const usage = includeUsage ? null : undefined;
   try {
     let r = await pieces.next();
-    yield chunk({ role: "assistant", content: "" }, null);
+    if (shape.start) yield shape.chunk([shape.start], usage);
     while (!r.done) {
-      yield chunk({ content: r.value }, null);
+      yield shape.chunk([shape.text(r.value)], usage);
       r = await pieces.next();
     }
-    yield chunk({}, r.value.finishReason);
-    if (includeUsage) yield { ...meta, object: "chat.completion.chunk", choices: [], usage: r.value.usage };
+    yield shape.chunk([shape.end(r.value.finishReason)], usage);
+    if (includeUsage) yield shape.chunk([], r.value.usage);
   } finally {
     await pieces.return(undefined as never);
   }
 }
 
-async function* completionChunks(pieces: AsyncGenerator<string, Outcome>, meta: Meta, includeUsage: boolean): AsyncGenerator<Completion> {
-  const extra = includeUsage ? { usage: null } : {};
-  const chunk = (text: string, finish: FinishReason | null): Completion => ({
-    ...meta,
-    object: "text_completion",
-    choices: [{ index: 0, text, finish_reason: finish, logprobs: null }],
-    ...extra,
+const withUsage = (usage: Usage | null | undefined) => (usage === undefined ? {} : { usage });
+
+function chatChunks(pieces: AsyncGenerator<string, Outcome>, meta: Meta, includeUsage: boolean): AsyncGenerator<ChatCompletionChunk> {
+  type Choice = ChatCompletionChunk["choices"][number];
+  const choice = (delta: Choice["delta"], finish: FinishReason | null): Choice => ({ index: 0, delta, finish_reason: finish, logprobs: null });
+  return streamChunks<ChatCompletionChunk, Choice>(pieces, includeUsage, {
+    chunk: (choices, usage) => ({ ...meta, object: "chat.completion.chunk", choices, ...withUsage(usage) }),
+    start: choice({ role: "assistant", content: "" }, null),
+    text: (content) => choice({ content }, null),
+    end: (finish) => choice({}, finish),
   });
-  try {
-    let r = await pieces.next();
-    while (!r.done) {
-      yield chunk(r.value, null);
-      r = await pieces.next();
-    }
-    yield chunk("", r.value.finishReason);
-    if (includeUsage) yield { ...meta, object: "text_completion", choices: [], usage: r.value.usage };
-  } finally {
-    await pieces.return(undefined as never);
-  }
+}
+
+function completionChunks(pieces: AsyncGenerator<string, Outcome>, meta: Meta, includeUsage: boolean): AsyncGenerator<Completion> {
+  type Choice = Completion["choices"][number];
+  const choice = (text: string, finish: FinishReason | null): Choice => ({ index: 0, text, finish_reason: finish, logprobs: null });
+  return streamChunks<Completion, Choice>(pieces, includeUsage, {
+    chunk: (choices, usage) => ({ ...meta, object: "text_completion", choices, ...withUsage(usage) }),
+    text: (text) => choice(text, null),
+    end: (finish) => choice("", finish),
+  });
 }
