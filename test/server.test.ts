@@ -231,8 +231,10 @@ test("malformed requests get the right status and an OpenAI error body", async (
   }
   const outOfRange = await apiError(s.client.completions.create({ model: "hf-tiny", prompt: [2, 99999] }));
   assert.equal(outOfRange.status, 400);
+  assert.match(outOfRange.message, /token id 99999 at position 1 is out of range/);
   const tooLong = await apiError(s.client.completions.create({ model: "hf-tiny", prompt: "x".repeat(40_000) }));
   assert.equal(tooLong.status, 400);
+  assert.match(tooLong.message, /the prompt is 40001 tokens long but the context holds 32768/);
 });
 
 test("an oversize body is refused with 413 before it is parsed", async () => {
@@ -323,4 +325,26 @@ test("the in-process API answers like the server; after close it refuses with 50
   const other = await serveTiny();
   await other.server.close(0);
   await assert.rejects(other.api.createChatCompletion(req), (e: unknown) => e instanceof ApiError && e.status === 503);
+});
+
+test("the queue is first come, first served; a request cancelled while waiting leaves it", async () => {
+  const { FairQueue } = await import("../src/api/queue.js");
+  const q = new FairQueue(4);
+  const order: number[] = [];
+  const first = await q.acquire();
+  const gone = new AbortController();
+  const waiting = [1, 2, 3].map((n) =>
+    q.acquire(n === 2 ? gone.signal : undefined).then((release) => {
+      order.push(n);
+      release();
+    }),
+  );
+  await assert.rejects(q.acquire(), (e: unknown) => e instanceof ApiError && e.status === 429);
+  gone.abort(new Error("client left"));
+  await assert.rejects(waiting[1]!, /client left/);
+  assert.deepEqual(q.stats, { running: 1, waiting: 2 });
+  first();
+  await Promise.all([waiting[0], waiting[2]]);
+  assert.deepEqual(order, [1, 3]);
+  assert.deepEqual(q.stats, { running: 0, waiting: 0 });
 });

@@ -146,7 +146,9 @@ export class OpenAIApi {
     if (this.closing) throw new ApiError(503, "the server is shutting down", "server_error", "shutting_down", null, 5);
     const cancel = signal ? AbortSignal.any([signal, this.shutdown.signal]) : this.shutdown.signal;
     const release = await this.queue.acquire(cancel).catch((e: unknown) => {
-      throw this.cancelled(cancel) ?? e;
+      const err = this.cancelled(cancel);
+      if (err) this.log(`${id} ${err.message} while waiting for its turn`);
+      throw err ?? e;
     });
     this.inFlight++;
     const n = ++this.requestCount;
