@@ -33,7 +33,7 @@ export function parseSliceConfig(json: unknown, where: string): SliceConfig {
   return {
     name: o.name as string | undefined,
     ffnHiddenDims: ints("ffn_hidden_dims", 1),
-    layersToSkip: o.layers_to_skip === undefined ? [] : ints("layers_to_skip", 0),
+    layersToSkip: o.layers_to_skip === undefined || o.layers_to_skip === null ? [] : ints("layers_to_skip", 0),
   };
 }
 
