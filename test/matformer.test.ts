@@ -180,9 +180,11 @@ test("auto mode picks the largest slice within a memory or latency budget", asyn
   assert.ok(need(0) < need(1) && need(1) < need(2));
   assert.equal(model.setSlice({ auto: { candidates, memoryBytes: need(2) - 1 } }).name, "golden-tiny");
   assert.equal(model.setSlice({ auto: { candidates, memoryBytes: need(1) - 1 } }).name, "narrow");
-  assert.throws(() => model.setSlice({ auto: { candidates, memoryBytes: need(0) - 1 } }), (e: Error) => e instanceof InputError && /no MatFormer slice fits the budget/.test(e.message));
+  assert.throws(() => model.setSlice({ auto: { candidates, memoryBytes: need(0) - 1 } }), (e: Error) => e instanceof InputError && /no MatFormer slice fits in \d+ bytes: the smallest, narrow, needs \d+/.test(e.message));
+  assert.equal(model.slice.name, "narrow", "a failed choice leaves the slice as it was");
   assert.equal(model.setSlice({ auto: { candidates, msPerToken: 1e9 } }).name, "full");
-  assert.throws(() => model.setSlice({ auto: { candidates, msPerToken: 1e-9 } }), /no MatFormer slice fits the budget of 1e-9 ms per token/);
+  assert.throws(() => model.setSlice({ auto: { candidates, msPerToken: 1e-9 } }), /no MatFormer slice decodes within 1e-9 ms per token here: the fastest, narrow, took/);
+  assert.equal(model.slice.name, "full");
   // Without candidates: the whole model (no official slice applies to a 10-layer model).
   assert.equal(model.setSlice({ auto: { memoryBytes: 1e12 } }).name, "full");
   model.close();

@@ -97,14 +97,15 @@ export class ElasticDecoder {
     return this.decoders.get(cache.config) ?? this.current;
   }
 
-  /** Milliseconds of one decode step of the active slice (median of three, after a warm-up step). */
-  measureMsPerToken(): number {
-    const cache = new KVCache(this.current.config.text);
+  /** Milliseconds of one decode step of `plan` (median of three, after a warm-up step). */
+  private measureMsPerToken(plan: SlicePlan): number {
+    const decoder = new TextDecoder({ ...this.ck.config, text: plan.text }, this.view(plan), this.backend);
+    const cache = new KVCache(plan.text);
     const bos = Int32Array.of(this.ck.config.bosId);
-    this.current.forward(bos, cache);
+    decoder.forward(bos, cache);
     const times = [0, 1, 2].map(() => {
       const t0 = performance.now();
-      this.current.forward(bos, cache);
+      decoder.forward(bos, cache);
       return performance.now() - t0;
     });
     return times.sort((a, b) => a - b)[1]!;
@@ -135,9 +136,8 @@ export class ElasticDecoder {
   }
 
   private choose(auto: AutoSlice): SlicePlan {
-    const explicit = auto.candidates !== undefined;
     const plans: SlicePlan[] = [];
-    if (explicit) for (const spec of auto.candidates!) plans.push(this.planOf(spec));
+    if (auto.candidates) for (const spec of auto.candidates) plans.push(this.planOf(spec));
     else {
       plans.push(fullPlan(this.stored));
       const e4b = this.stored.numLayers === E4B_LAYERS && this.stored.intermediateSize.every((w) => w === E4B_FFN_WIDTH);
@@ -145,25 +145,27 @@ export class ElasticDecoder {
     }
     if (plans.length === 0) throw new InputError("automatic MatFormer slice: no candidates given");
     const costs = new Map(plans.map((p) => [p, this.costOf(p)]));
+    const cost = (p: SlicePlan) => costs.get(p)!;
+    const smallest = (by: (c: SliceCost) => number) => plans.reduce((a, b) => (by(cost(b)) < by(cost(a)) ? b : a));
     let fitting = plans;
     if (auto.memoryBytes !== undefined) {
-      fitting = fitting.filter((p) => costs.get(p)!.weightsBytes + costs.get(p)!.kvCacheBytes <= auto.memoryBytes!);
+      const need = (c: SliceCost) => c.weightsBytes + c.kvCacheBytes;
+      fitting = fitting.filter((p) => need(cost(p)) <= auto.memoryBytes!);
+      if (fitting.length === 0) {
+        const s = smallest(need);
+        throw new InputError(`no MatFormer slice fits in ${auto.memoryBytes} bytes: the smallest, ${s.name}, needs ${need(cost(s))} (weights and a ${this.contextLength}-token KV cache)`);
+      }
     }
-    if (auto.msPerToken !== undefined && fitting.length > 0) {
-      // Decode is bound by the weight bytes it reads: scale a measurement of one slice by that.
-      const probe = [...fitting].sort((a, b) => costs.get(a)!.decodeBytes - costs.get(b)!.decodeBytes)[0]!;
-      if (this.current === undefined || this.currentPlan.text !== probe.text) this.activate(probe);
-      const ms = this.measureMsPerToken();
-      const perByte = ms / costs.get(probe)!.decodeBytes;
-      fitting = fitting.filter((p) => costs.get(p)!.decodeBytes * perByte <= auto.msPerToken!);
+    if (auto.msPerToken !== undefined) {
+      // Decode is bound by the weight bytes it reads: scale a measurement of the lightest slice by
+      // them (which overestimates the others a little, as fixed costs scale too).
+      const probe = fitting.reduce((a, b) => (cost(b).decodeBytes < cost(a).decodeBytes ? b : a));
+      const perByte = this.measureMsPerToken(probe) / cost(probe).decodeBytes;
+      fitting = fitting.filter((p) => cost(p).decodeBytes * perByte <= auto.msPerToken!);
+      if (fitting.length === 0) {
+        throw new InputError(`no MatFormer slice decodes within ${auto.msPerToken} ms per token here: the fastest, ${probe.name}, took ${(cost(probe).decodeBytes * perByte).toFixed(1)} ms`);
+      }
     }
-    if (fitting.length === 0) {
-      const smallest = [...plans].sort((a, b) => costs.get(a)!.weightsBytes - costs.get(b)!.weightsBytes)[0]!;
-      const c = costs.get(smallest)!;
-      throw new InputError(
-        `no MatFormer slice fits the budget${auto.memoryBytes !== undefined ? ` of ${auto.memoryBytes} bytes` : ""}${auto.msPerToken !== undefined ? ` of ${auto.msPerToken} ms per token` : ""}: the smallest, ${smallest.name}, needs ${c.weightsBytes + c.kvCacheBytes} bytes`,
-      );
-    }
-    return fitting.reduce((best, p) => (costs.get(p)!.effectiveParams > costs.get(best)!.effectiveParams ? p : best));
+    return fitting.reduce((best, p) => (cost(p).effectiveParams > cost(best).effectiveParams ? p : best));
   }
 }
