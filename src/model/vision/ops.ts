@@ -16,51 +16,14 @@ export function samePadding(n: number, k: number, s: number): [number, number] {
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-/** Output pixels per patch matrix of a full convolution (bounds its memory: rows × in·k·k floats). */
-const PATCH_ROWS = 4096;
-
-/**
- * A k×k convolution with "same" padding: depthwise when the weight is [C, 1, k, k]; otherwise full,
- * as a matmul of the [out, in·k·k] weight with each output pixel's input patch (in·k·k values in the
- * weight's (channel, ky, kx) order), so that it runs at the backend's matmul speed.
- */
+/** A k×k convolution with "same" padding: depthwise when the weight is [C, 1, k, k], otherwise full. */
 export function convSame(b: Backend, x: FeatureMap, w: Tensor, stride: number, depthwise: boolean): FeatureMap {
   const k = w.shape[2]!;
-  const [top] = samePadding(x.height, k, stride);
-  const [left] = samePadding(x.width, k, stride);
-  const height = Math.ceil(x.height / stride);
-  const width = Math.ceil(x.width / stride);
-  if (depthwise) {
-    const [, bottom] = samePadding(x.height, k, stride);
-    const [, right] = samePadding(x.width, k, stride);
-    const r = b.depthwiseConv2d(x.data, w, { height: x.height, width: x.width, stride: [stride, stride], pad: [top, bottom, left, right] });
-    return { data: r.out, height, width, channels: x.channels };
-  }
-  const C = x.channels;
-  const patch = C * k * k;
-  const out = w.shape[0]!;
-  const matrix: Tensor = { dtype: w.dtype, shape: [out, patch], data: w.data };
-  const data = new Float32Array(height * width * out);
-  for (let first = 0; first < height * width; first += PATCH_ROWS) {
-    const rows = Math.min(PATCH_ROWS, height * width - first);
-    const patches = new Float32Array(rows * patch);
-    for (let r = 0; r < rows; r++) {
-      const oy = Math.floor((first + r) / width);
-      const ox = (first + r) % width;
-      for (let ky = 0; ky < k; ky++) {
-        const y = oy * stride + ky - top;
-        if (y < 0 || y >= x.height) continue;
-        for (let kx = 0; kx < k; kx++) {
-          const xx = ox * stride + kx - left;
-          if (xx < 0 || xx >= x.width) continue;
-          const src = (y * x.width + xx) * C;
-          for (let c = 0; c < C; c++) patches[r * patch + c * k * k + ky * k + kx] = x.data[src + c]!;
-        }
-      }
-    }
-    data.set(b.matmul(patches, rows, matrix), first * out);
-  }
-  return { data, height, width, channels: out };
+  const [top, bottom] = samePadding(x.height, k, stride);
+  const [left, right] = samePadding(x.width, k, stride);
+  const shape = { height: x.height, width: x.width, stride: [stride, stride] as [number, number], pad: [top, bottom, left, right] as [number, number, number, number] };
+  const r = depthwise ? b.depthwiseConv2d(x.data, w, shape) : b.conv2d(x.data, w, shape);
+  return { data: r.out, height: r.height, width: r.width, channels: depthwise ? x.channels : w.shape[0]! };
 }
 
 /** A 1×1 convolution, weight [out, in, 1, 1]. */
