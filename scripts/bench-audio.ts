@@ -3,36 +3,21 @@
 // per second of audio; below 1 is faster than real time). Prints one JSON object.
 //   npm run bench:audio [-- --seconds 30 --runs 1]
 import { parseArgs } from "node:util";
-import type { Checkpoint } from "../src/checkpoint/checkpoint.js";
 import { Rng } from "../src/generate/sampler.js";
-import { toBF16, type Tensor } from "../src/kernels/dtype.js";
 import { ReferenceBackend } from "../src/kernels/reference.js";
 import { parseAudioConfig } from "../src/model/audio/config.js";
 import { AudioTower } from "../src/model/audio/encoder.js";
 import { logMelFeatures, SAMPLE_RATE } from "../src/model/audio/features.js";
 import { loadAudioTowerWeights } from "../src/model/audio/weights.js";
 import type { ModelConfig } from "../src/model/config.js";
+import { randomWeights as randomWeightSource } from "./random-weights.js";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "30" }, runs: { type: "string", default: "1" } } });
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);
 
-// Every weight is a window of one pool of random BF16 values (std ≈ 0.03) at a random offset: the
-// 681 M parameters cost no memory of their own, and noise is noise.
 const rng = new Rng(7);
-const POOL = 1 << 24;
-const pool = new Uint16Array(POOL);
-for (let i = 0; i < POOL; i++) pool[i] = toBF16((rng.next() + rng.next() + rng.next() - 1.5) * 0.06);
-const randomWeights = {
-  load(_name: string, shape: readonly number[]): Tensor {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const at = Math.floor(rng.next() * (POOL - n));
-    return { dtype: "bf16", shape, data: pool.subarray(at, at + n) };
-  },
-  loadF32(_name: string, shape: readonly number[]): Float32Array {
-    return new Float32Array(shape[0]!).fill(1);
-  },
-} as unknown as Checkpoint;
+const randomWeights = randomWeightSource(7);
 
 const config = parseAudioConfig({ raw: { audio_config: {} } } as unknown as ModelConfig); // the class defaults are E2B's
 const backend = new ReferenceBackend();

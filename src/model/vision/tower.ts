@@ -70,18 +70,22 @@ function runBlock(b: Backend, x: FeatureMap, block: Block): FeatureMap {
 export class VisionTower {
   constructor(readonly config: VisionTowerConfig, readonly weights: VisionTowerWeights, readonly backend: Backend) {}
 
-  /** Pixels [H, W, 3] → the fusion adapter's output [R, R, 2048]. */
-  forward(pixels: FeatureMap): FeatureMap {
+  /** Pixels [H, W, 3] → the fusion adapter's output [R, R, 2048]. `lap` is told when each part ends ("stem", "stage 0", …, "msfa"). */
+  forward(pixels: FeatureMap, lap?: (part: string) => void): FeatureMap {
     const b = this.backend;
     const { stem, stages, msfa } = this.weights;
     let x = convSame(b, pixels, stem.conv, 2, false);
     for (let i = 0; i < x.data.length; i++) x.data[i] = x.data[i]! + stem.bias[i % x.channels]!;
     x = normAct(b, x, stem.norm, true);
+    lap?.("stem");
     const features = [x];
-    for (const stage of stages) {
+    stages.forEach((stage, s) => {
       for (const block of stage) x = runBlock(b, x, block);
       features.push(x);
-    }
-    return fuse(b, this.config.msfaIndices.map((f) => features[f]!), msfa);
+      lap?.(`stage ${s}`);
+    });
+    const out = fuse(b, this.config.msfaIndices.map((f) => features[f]!), msfa);
+    lap?.("msfa");
+    return out;
   }
 }
