@@ -42,6 +42,10 @@ export interface Conv2dShape {
 
 export interface Backend {
   readonly name: string;
+  /** Fresh bytes for a weight tensor, in memory this backend's kernels read directly (loaders fill them). */
+  weightStorage(bytes: number): Uint8Array;
+  /** Releases threads and memory; the backend is unusable afterwards. */
+  close(): void;
   /** y[t, o] = Σ_i x[t, i] · W[o, i] over the first `rows` output rows (default all) and `cols` inputs (default all). */
   matmul(x: Float32Array, tokens: number, w: Tensor, rows?: number, cols?: number): Float32Array;
   /** Row-wise x / sqrt(mean(x²) + eps) ⊙ weight (weight null = none), written into `out` (may be `x`). */

@@ -13,7 +13,13 @@ export function geluTanh(x: number): number {
 }
 
 export class ReferenceBackend implements Backend {
-  readonly name = "reference";
+  readonly name: string = "reference";
+
+  weightStorage(bytes: number): Uint8Array {
+    return new Uint8Array(bytes);
+  }
+
+  close(): void {}
 
   matmul(x: Float32Array, tokens: number, w: Tensor, rows = w.shape[0]!, cols?: number): Float32Array {
     const inDim = w.shape[1]!;

@@ -42,6 +42,8 @@ export interface ModelOptions {
   /** Weight dtype in memory (default: as stored). */
   dtype?: DType;
   backend?: Backend;
+  /** Whether `close()` also closes the backend (set by loaders that create it). */
+  ownsBackend?: boolean;
   /** Longest sequence a session may hold (default: the config's max_position_embeddings). */
   contextLength?: number;
   /** MatFormer slice to run (default: the whole model); `setSlice` changes it later. */
@@ -50,6 +52,7 @@ export interface ModelOptions {
 
 export class Gemma3n implements StepModel {
   private readonly elastic: ElasticDecoder;
+  private readonly ownsBackend: boolean;
   readonly contextLength: number;
   readonly eosIds: readonly number[];
   /** Sampling defaults from generation_config.json (greedy when it has none). */
@@ -67,7 +70,9 @@ export class Gemma3n implements StepModel {
       throw new InputError(`context length must be an integer in [1, ${maxCtx}], got ${ctx}`);
     }
     this.contextLength = ctx;
-    this.elastic = new ElasticDecoder(checkpoint, opts.backend ?? new ReferenceBackend(), ctx, opts.dtype);
+    const backend = opts.backend ?? new ReferenceBackend();
+    this.ownsBackend = opts.ownsBackend ?? false;
+    this.elastic = new ElasticDecoder(checkpoint, backend, ctx, opts.dtype, (bytes) => backend.weightStorage(bytes));
     this.elastic.setSlice(opts.matformer ?? FULL);
     const gen = checkpoint.generationConfig ?? {};
     const genEos = gen.eos_token_id;
@@ -224,6 +229,7 @@ export class Gemma3n implements StepModel {
 
   close(): void {
     this.checkpoint.close();
+    if (this.ownsBackend) this.decoder.backend.close();
   }
 }
 

@@ -6,9 +6,11 @@ import { openHFCheckpoint } from "../checkpoint/hf.js";
 import { loadTokenizerFiles, type TokenizerBundle } from "../checkpoint/tokenizer-files.js";
 import { CheckpointError } from "../errors.js";
 import { looksLikeRepoId, resolveModelDir, type ResolveOptions } from "../hub/index.js";
+import type { Backend } from "../kernels/backend.js";
 import { DTYPES, isDType } from "../kernels/dtype.js";
 import { Gemma3n, type ModelOptions } from "../model/gemma3n.js";
 import { NodeModelFiles } from "./fs.js";
+import { createWasmBackend } from "./wasm-backend.js";
 import { isGGUFPath, openGGUFModel } from "./gguf-files.js";
 // The image codecs' WebAssembly, read from node_modules (browsers fetch it themselves).
 import "./image-codecs.js";
@@ -18,6 +20,8 @@ export interface LoadOptions extends ModelOptions {
   weights?: string;
   /** How to fetch a model named by repo id (cache, token, endpoint, progress). */
   hub?: ResolveOptions;
+  /** Compute threads of the default (WebAssembly) backend; ignored when `backend` is given. */
+  threads?: number;
 }
 
 /** A local directory or .gguf file, or a Hub repo id fetched into (or found in) the Hugging Face cache. */
@@ -35,10 +39,13 @@ export async function loadModel(model: string, opts: LoadOptions = {}): Promise<
     throw new CheckpointError(`unknown dtype ${JSON.stringify(opts.dtype)} (supported: ${DTYPES.join(", ")})`);
   }
   const { checkpoint, tokenizer } = openCheckpoint(await resolveModelPath(model, opts.hub), opts.weights);
+  let backend: Backend | undefined;
   try {
-    return new Gemma3n(checkpoint, tokenizer(), opts);
+    backend = opts.backend ?? (await createWasmBackend({ threads: opts.threads }));
+    return new Gemma3n(checkpoint, tokenizer(), { ...opts, backend, ownsBackend: opts.backend === undefined });
   } catch (e) {
     checkpoint.close();
+    if (opts.backend === undefined) backend?.close();
     throw e;
   }
 }

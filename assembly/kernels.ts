@@ -1,0 +1,283 @@
+// WebAssembly SIMD kernels of the fast CPU backend (AssemblyScript, built by `npm run build:wasm`).
+// Every function works on byte offsets into one shared memory and on a slice [r0, r1) of its output,
+// so that any number of threads can run it at once on their own slices. Nothing here allocates or
+// keeps state: the module has no data segment and no stack, so many instances can share a memory.
+// Built twice: with relaxed SIMD (integer dot products, fused multiply-add) and with plain SIMD.
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+/** IEEE half bits → float32 (finite values; weights and scales are never inf/NaN). */
+@inline function halfToFloat(h: u32): f32 {
+  const mag = reinterpret<f32>((h & 0x7fff) << 13) * 5.192296858534828e33; // × 2^112 re-biases the exponent
+  return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
+}
+
+/** Four halves in the low 16 bits of i32 lanes → float32x4. */
+@inline function halfToFloat4(h: v128): v128 {
+  const mag = f32x4.mul(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), f32x4.splat(5.192296858534828e33));
+  return v128.or(mag, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+@inline function fma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+@inline function hsumInt(v: v128): i32 {
+  return i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3);
+}
+
+/** [Σa, Σb, Σc, Σd] of four i32x4 vectors. */
+@inline function reduce4(a: v128, b: v128, c: v128, d: v128): v128 {
+  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7));
+  const cd = i32x4.add(i32x4.shuffle(c, d, 0, 4, 1, 5), i32x4.shuffle(c, d, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+/** Σ a[i]·b[i] over 16 signed bytes each, as partial sums in four i32 lanes. */
+@inline function dotI8(a: v128, b: v128): v128 {
+  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b));
+  return i32x4.add(lo, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b)));
+}
+
+/** Σ x[i]·n[i] for 32 signed bytes x (two vectors) and 32 nibbles n (as bytes), as partial sums in four i32 lanes. */
+@inline function dotNibbles(xLo: v128, nLo: v128, xHi: v128, nHi: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    // Nibbles are the 7-bit operand, so every platform gives the same result; the i16 sum is at most 4·127·15.
+    // (V8 11.3 miscomputes the fused i32x4 dot-add, so the i16 dot and a pairwise add it is.)
+    const p = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xLo, nLo), i16x8.relaxed_dot_i8x16_i7x16_s(xHi, nHi));
+    return i32x4.extadd_pairwise_i16x8_s(p);
+  }
+  return i32x4.add(dotI8(xLo, nLo), dotI8(xHi, nHi));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Activation quantization: each token's row of `cols` floats (a multiple of 32) becomes Q8 blocks laid
+// out as [cols × i8][nb × f32 scale dx][nb × f32 8·dx·Σq]; the last array folds Q4_0's −8 offset.
+
+/** Bytes of one quantized activation row. */
+export function quantizedRowBytes(cols: i32): i32 {
+  return cols + (cols >> 5) * 8;
+}
+
+export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const rowBytes = <usize>quantizedRowBytes(cols);
+  for (let t = r0; t < r1; t++) {
+    const src = x + <usize>t * <usize>cols * 4;
+    const q = qx + <usize>t * rowBytes;
+    const scales = q + <usize>cols;
+    const offsets = scales + <usize>nb * 4;
+    for (let b = 0; b < nb; b++) {
+      const p = src + <usize>b * 128;
+      let m = f32x4.splat(0);
+      for (let k = 0; k < 8; k++) m = f32x4.max(m, f32x4.abs(v128.load(p + k * 16)));
+      const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+      const d: f32 = amax / 127;
+      const id = f32x4.splat(d != 0 ? 1 / d : 0);
+      let sum = i32x4.splat(0);
+      for (let k = 0; k < 2; k++) {
+        const base = p + k * 64;
+        const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base), id)));
+        const bb = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 16), id)));
+        const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 32), id)));
+        const dd = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 48), id)));
+        sum = i32x4.add(sum, i32x4.add(i32x4.add(a, bb), i32x4.add(c, dd)));
+        const packed = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, bb), i16x8.narrow_i32x4_s(c, dd));
+        v128.store(q + <usize>b * 32 + k * 16, packed);
+      }
+      store<f32>(scales + <usize>b * 4, d);
+      store<f32>(offsets + <usize>b * 4, <f32>8 * d * <f32>hsumInt(sum));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Matrix products y[t, r] = Σ_i x[t, i]·W[r, i] for rows r in [r0, r1) and tokens t in [0, tokens):
+// W has `rowBytes` bytes per row (the full tensor's stride) and the first `cols` inputs are used.
+// Each row is read once from memory and then reused from L1 for every token.
+
+/** One GGUF Q4_0 block (2-byte scale, 16 bytes of nibbles) · one Q8 activation block: integer partial sums. */
+@inline function blockQ4(w: usize, x: usize): v128 {
+  const v = v128.load(w + 2);
+  const mask = i8x16.splat(15);
+  const lo = v128.and(v, mask);
+  const hi = v128.and(i16x8.shr_u(v, 4), mask);
+  return dotNibbles(v128.load(x), lo, v128.load(x + 16), hi);
+}
+
+@inline function blockQ8(w: usize, x: usize): v128 {
+  return i32x4.add(dotI8(v128.load(w + 2), v128.load(x)), dotI8(v128.load(w + 18), v128.load(x + 16)));
+}
+
+@inline function scales4(w: usize, stride: usize): v128 {
+  let h = i32x4.splat(load<u16>(w));
+  h = i32x4.replace_lane(h, 1, load<u16>(w + stride));
+  h = i32x4.replace_lane(h, 2, load<u16>(w + 2 * stride));
+  h = i32x4.replace_lane(h, 3, load<u16>(w + 3 * stride));
+  return halfToFloat4(h);
+}
+
+/** Row · quantized activation for GGUF blocks of `blockBytes` (18: Q4_0, 34: Q8_0). */
+@inline function dotQuantized(w: usize, qx: usize, nb: i32, blockBytes: usize): f32 {
+  const scales = qx + <usize>nb * 32;
+  const offsets = scales + <usize>nb * 4;
+  const q4 = blockBytes == 18;
+  let acc = f32x4.splat(0);
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const wb = w + <usize>b * blockBytes;
+    const xb = qx + <usize>b * 32;
+    const s = q4
+      ? reduce4(blockQ4(wb, xb), blockQ4(wb + blockBytes, xb + 32), blockQ4(wb + 2 * blockBytes, xb + 64), blockQ4(wb + 3 * blockBytes, xb + 96))
+      : reduce4(blockQ8(wb, xb), blockQ8(wb + blockBytes, xb + 32), blockQ8(wb + 2 * blockBytes, xb + 64), blockQ8(wb + 3 * blockBytes, xb + 96));
+    let t = f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4));
+    if (q4) t = f32x4.sub(t, v128.load(offsets + <usize>b * 4));
+    acc = fma(scales4(wb, blockBytes), t, acc);
+  }
+  let sum = hsum(acc);
+  for (; b < nb; b++) {
+    const wb = w + <usize>b * blockBytes;
+    const xb = qx + <usize>b * 32;
+    const s = <f32>hsumInt(q4 ? blockQ4(wb, xb) : blockQ8(wb, xb));
+    let t = s * load<f32>(scales + <usize>b * 4);
+    if (q4) t -= load<f32>(offsets + <usize>b * 4);
+    sum += halfToFloat(load<u16>(wb)) * t;
+  }
+  return sum;
+}
+
+export function matmulQ4(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const xStride = <usize>quantizedRowBytes(cols);
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * rowBytes;
+    for (let t = 0; t < tokens; t++) {
+      store<f32>(y + (<usize>t * <usize>yStride + <usize>r) * 4, dotQuantized(row, qx + <usize>t * xStride, nb, 18));
+    }
+  }
+}
+
+export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const xStride = <usize>quantizedRowBytes(cols);
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * rowBytes;
+    for (let t = 0; t < tokens; t++) {
+      store<f32>(y + (<usize>t * <usize>yStride + <usize>r) * 4, dotQuantized(row, qx + <usize>t * xStride, nb, 34));
+    }
+  }
+}
+
+const F32: i32 = 0;
+const BF16: i32 = 1;
+const F16: i32 = 2;
+
+/** 4 weights of the given float type at element i of `row`, as float32x4. */
+@inline function load4(row: usize, i: i32, kind: i32): v128 {
+  if (kind == F32) return v128.load(row + <usize>i * 4);
+  const h = v128.load16x4_u(row + <usize>i * 2);
+  if (kind == BF16) return i32x4.shl(h, 16);
+  return halfToFloat4(h);
+}
+
+@inline function load1(row: usize, i: i32, kind: i32): f32 {
+  if (kind == F32) return load<f32>(row + <usize>i * 4);
+  const h = <u32>load<u16>(row + <usize>i * 2);
+  if (kind == BF16) return reinterpret<f32>(h << 16);
+  return halfToFloat(h);
+}
+
+@inline function dotFloat(row: usize, x: usize, cols: i32, kind: i32): f32 {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 16 <= cols; i += 16) {
+    const xi = x + <usize>i * 4;
+    a0 = fma(load4(row, i, kind), v128.load(xi), a0);
+    a1 = fma(load4(row, i + 4, kind), v128.load(xi + 16), a1);
+    a2 = fma(load4(row, i + 8, kind), v128.load(xi + 32), a2);
+    a3 = fma(load4(row, i + 12, kind), v128.load(xi + 48), a3);
+  }
+  for (; i + 4 <= cols; i += 4) a0 = fma(load4(row, i, kind), v128.load(x + <usize>i * 4), a0);
+  let sum = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; i < cols; i++) sum += load1(row, i, kind) * load<f32>(x + <usize>i * 4);
+  return sum;
+}
+
+@inline function matmulFloat(kind: i32, w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const row = w + <usize>r * rowBytes;
+    for (let t = 0; t < tokens; t++) {
+      store<f32>(y + (<usize>t * <usize>yStride + <usize>r) * 4, dotFloat(row, x + <usize>t * <usize>cols * 4, cols, kind));
+    }
+  }
+}
+
+export function matmulF32(w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  matmulFloat(F32, w, rowBytes, x, tokens, cols, y, yStride, r0, r1);
+}
+export function matmulBF16(w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  matmulFloat(BF16, w, rowBytes, x, tokens, cols, y, yStride, r0, r1);
+}
+export function matmulF16(w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  matmulFloat(F16, w, rowBytes, x, tokens, cols, y, yStride, r0, r1);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Attention: causal (optionally windowed) softmax attention of query rows [tokens, heads·headDim] over
+// n cached keys/values [n, kvHeads·headDim] with int32 positions. Work items are (token, head) pairs
+// [i0, i1); `scores` holds n floats of scratch for the calling thread.
+
+export function attention(
+  q: usize, qPos: usize, k: usize, v: usize, kPos: usize, n: i32,
+  numHeads: i32, numKvHeads: i32, headDim: i32, scale: f32, window: i32,
+  out: usize, scores: usize, i0: i32, i1: i32,
+): void {
+  const group = numHeads / numKvHeads;
+  const kvStride = <usize>(numKvHeads * headDim) * 4;
+  for (let item = i0; item < i1; item++) {
+    const t = item / numHeads;
+    const h = item % numHeads;
+    const p = load<i32>(qPos + <usize>t * 4);
+    const qRow = q + <usize>item * <usize>headDim * 4;
+    const kvOffset = <usize>((h / group) * headDim) * 4;
+    let m: f32 = -Infinity;
+    for (let j = 0; j < n; j++) {
+      const kp = load<i32>(kPos + <usize>j * 4);
+      let s: f32 = -Infinity;
+      if (kp <= p && (window == 0 || kp > p - window)) {
+        s = dotFloat(k + <usize>j * kvStride + kvOffset, qRow, headDim, F32) * scale;
+        if (s > m) m = s;
+      }
+      store<f32>(scores + <usize>j * 4, s);
+    }
+    let total: f32 = 0;
+    for (let j = 0; j < n; j++) {
+      const s = load<f32>(scores + <usize>j * 4);
+      const e: f32 = s == -Infinity ? 0 : Mathf.exp(s - m);
+      store<f32>(scores + <usize>j * 4, e);
+      total += e;
+    }
+    const o = out + <usize>item * <usize>headDim * 4;
+    for (let i = 0; i < headDim; i += 4) v128.store(o + <usize>i * 4, f32x4.splat(0));
+    const inv = f32x4.splat(1 / total);
+    for (let j = 0; j < n; j++) {
+      const e = load<f32>(scores + <usize>j * 4);
+      if (e == 0) continue;
+      const pj = f32x4.mul(f32x4.splat(e), inv);
+      const vRow = v + <usize>j * kvStride + kvOffset;
+      for (let i = 0; i < headDim; i += 4) {
+        const at = o + <usize>i * 4;
+        v128.store(at, fma(pj, v128.load(vRow + <usize>i * 4), v128.load(at)));
+      }
+    }
+  }
+}

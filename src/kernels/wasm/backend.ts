@@ -1,0 +1,182 @@
+// The fast CPU backend: WebAssembly SIMD kernels (assembly/kernels.ts) on every core. Weights live in
+// shared WebAssembly memories from the moment they are loaded (`weightStorage`), as many 4 GB memories
+// as they need; each memory keeps a scratch area where a product's input and output pass through.
+// Attention runs in a separate work memory that holds no weights. Ops without a kernel here run
+// through the reference implementation this class extends.
+import type { AttentionShape, KeyValues } from "../backend.js";
+import { DTYPE_BYTES, isQuantized, QBLOCK, type Tensor } from "../dtype.js";
+import { ReferenceBackend } from "../reference.js";
+import { Dispatcher, type KernelWorkers, type OpName } from "./threads.js";
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+/** Bytes at the start of every memory that belong to the module (its static data). */
+const RESERVED = 65536;
+/** Scratch bytes of a weight memory: products with larger inputs and outputs run in token chunks. */
+const SCRATCH = 64 << 20;
+const ALIGN = 64;
+/** Products smaller than this (multiply-adds) run on the calling thread alone: dispatch would cost more. */
+const THREADED_MIN_WORK = 1 << 16;
+
+const MATMUL: Record<Tensor["dtype"], OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16", q8_0: "matmulQ8", q4_0: "matmulQ4" };
+
+class KernelMemory {
+  readonly buffer: SharedArrayBuffer;
+  top = RESERVED;
+  constructor(readonly memory: WebAssembly.Memory, readonly index: number) {
+    this.buffer = memory.buffer as unknown as SharedArrayBuffer;
+  }
+  /** Offset of `bytes` fresh bytes, or undefined when the memory is full. */
+  alloc(bytes: number): number | undefined {
+    const at = Math.ceil(this.top / ALIGN) * ALIGN;
+    if (at + bytes > this.buffer.byteLength) return undefined;
+    this.top = at + bytes;
+    return at;
+  }
+  f32(offset: number, length: number): Float32Array {
+    return new Float32Array(this.buffer, offset, length);
+  }
+}
+
+interface Located {
+  memory: KernelMemory;
+  offset: number;
+}
+
+export class WasmBackend extends ReferenceBackend {
+  override readonly name: string;
+  private readonly dispatcher: Dispatcher;
+  private readonly memories: KernelMemory[] = [];
+  private readonly weightMemories: { memory: KernelMemory; scratch: number }[] = [];
+  private readonly work: KernelMemory;
+  private workScratch = { offset: 0, bytes: 0 };
+  private readonly copies = new WeakMap<Tensor, Located>();
+  private readonly quantizedRowBytes: (cols: number) => number;
+
+  constructor(module: WebAssembly.Module, workers: KernelWorkers | undefined, readonly relaxed: boolean) {
+    super();
+    this.dispatcher = new Dispatcher(module, workers);
+    this.name = `wasm-${relaxed ? "relaxed-simd" : "simd"}×${this.threads}`;
+    this.work = this.newMemory();
+    this.quantizedRowBytes = this.dispatcher.exports(0).quantizedRowBytes as (cols: number) => number;
+  }
+
+  get threads(): number {
+    return this.dispatcher.threads;
+  }
+
+  private newMemory(): KernelMemory {
+    const memory = new WebAssembly.Memory({ initial: MAX_PAGES, maximum: MAX_PAGES, shared: true });
+    const m = new KernelMemory(memory, this.dispatcher.attach(memory));
+    this.memories.push(m);
+    return m;
+  }
+
+  override weightStorage(bytes: number): Uint8Array {
+    if (bytes > MAX_PAGES * PAGE - RESERVED - SCRATCH - ALIGN) throw new RangeError(`a ${bytes}-byte tensor does not fit in one WebAssembly memory`);
+    const last = this.weightMemories.at(-1);
+    let at = last?.memory.alloc(bytes);
+    let m = last?.memory;
+    if (at === undefined) {
+      m = this.newMemory();
+      this.weightMemories.push({ memory: m, scratch: m.alloc(SCRATCH)! });
+      at = m.alloc(bytes)!;
+    }
+    return new Uint8Array(m!.buffer, at, bytes);
+  }
+
+  /** Where a tensor's data sits in a kernel memory; tensors from elsewhere are copied in once. */
+  private locate(w: Tensor): Located {
+    const memory = this.memories.find((m) => m.buffer === w.data.buffer);
+    if (memory) return { memory, offset: w.data.byteOffset };
+    let copy = this.copies.get(w);
+    if (!copy) {
+      const bytes = this.weightStorage(w.data.byteLength);
+      bytes.set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+      copy = { memory: this.memories.find((m) => m.buffer === bytes.buffer)!, offset: bytes.byteOffset };
+      this.copies.set(w, copy);
+    }
+    return copy;
+  }
+
+  override matmul(x: Float32Array, tokens: number, w: Tensor, rows = w.shape[0]!, cols?: number): Float32Array {
+    const inDim = w.shape[1]!;
+    const n = cols ?? inDim;
+    if (x.length !== tokens * n) throw new Error(`matmul: input has ${x.length} values, expected ${tokens}×${n}`);
+    if (rows > w.shape[0]! || n > inDim) throw new RangeError(`matmul: a ${rows}×${n} slice of a [${w.shape.join(", ")}] weight`);
+    const quantized = isQuantized(w.dtype);
+    if (quantized && n % QBLOCK !== 0) throw new RangeError(`matmul: ${w.dtype} slices need whole blocks of ${QBLOCK} inputs, got ${n}`);
+    const { memory, offset } = this.locate(w);
+    const scratch = this.weightMemories.find((m) => m.memory === memory)!.scratch;
+    const rowBytes = inDim * DTYPE_BYTES[w.dtype];
+    const qBytes = quantized ? this.quantizedRowBytes(n) : 0;
+    const perToken = n * 4 + qBytes + rows * 4;
+    const chunk = Math.max(1, Math.floor(SCRATCH / perToken));
+    if (perToken > SCRATCH) throw new RangeError(`matmul: a ${rows}×${n} product does not fit the scratch area`);
+    const out = new Float32Array(tokens * rows);
+    const threaded = rows * n >= THREADED_MIN_WORK;
+    for (let t0 = 0; t0 < tokens; t0 += chunk) {
+      const m = Math.min(chunk, tokens - t0);
+      const xAt = scratch;
+      const qAt = xAt + m * n * 4;
+      const yAt = qAt + m * qBytes;
+      memory.f32(xAt, m * n).set(x.subarray(t0 * n, (t0 + m) * n));
+      let input = xAt;
+      if (quantized) {
+        this.dispatcher.run({ op: "quantizeRows", memory: memory.index, args: [xAt, n, qAt, 0, m] }, m * n >= THREADED_MIN_WORK);
+        input = qAt;
+      }
+      this.dispatcher.run({ op: MATMUL[w.dtype], memory: memory.index, args: [offset, rowBytes, input, m, n, yAt, rows, 0, rows] }, threaded);
+      out.set(memory.f32(yAt, m * rows), t0 * rows);
+    }
+    return out;
+  }
+
+  override attention(q: Float32Array, positions: Int32Array, kv: KeyValues, s: AttentionShape): Float32Array {
+    if (s.headDim % 4 !== 0) return super.attention(q, positions, kv, s);
+    const n = kv.length;
+    const kvWidth = s.numKvHeads * s.headDim;
+    const items = positions.length * s.numHeads;
+    const sizes = [q.length, positions.length, n * kvWidth, n * kvWidth, n, q.length, this.threads * n];
+    const at = this.workArea(sizes.reduce((a, b) => a + b, 0) * 4);
+    const offsets: number[] = [];
+    let o = at;
+    for (const size of sizes) {
+      offsets.push(o);
+      o += size * 4;
+    }
+    const [qAt, qPosAt, kAt, vAt, kPosAt, outAt, scoresAt] = offsets as [number, number, number, number, number, number, number];
+    const m = this.work;
+    m.f32(qAt, q.length).set(q);
+    new Int32Array(m.buffer, qPosAt, positions.length).set(positions);
+    m.f32(kAt, n * kvWidth).set(kv.keys.subarray(0, n * kvWidth));
+    m.f32(vAt, n * kvWidth).set(kv.values.subarray(0, n * kvWidth));
+    new Int32Array(m.buffer, kPosAt, n).set(kv.positions.subarray(0, n));
+    this.dispatcher.run(
+      {
+        op: "attention",
+        memory: m.index,
+        args: [qAt, qPosAt, kAt, vAt, kPosAt, n, s.numHeads, s.numKvHeads, s.headDim, s.scale, s.window, outAt, scoresAt, 0, items],
+        floats: [9],
+        scratch: { arg: 12, stride: n * 4 },
+      },
+      items > 1 && n * items * s.headDim >= THREADED_MIN_WORK,
+    );
+    return Float32Array.from(m.f32(outAt, q.length));
+  }
+
+  /** Scratch bytes in the work memory, grown (and the old area abandoned) when a call needs more. */
+  private workArea(bytes: number): number {
+    if (bytes > this.workScratch.bytes) {
+      const size = Math.max(bytes, 2 * this.workScratch.bytes, 1 << 20);
+      const offset = this.work.alloc(size);
+      if (offset === undefined) throw new RangeError(`attention needs ${bytes} bytes of scratch, more than a WebAssembly memory holds`);
+      this.workScratch = { offset, bytes: size };
+    }
+    return this.workScratch.offset;
+  }
+
+  override close(): void {
+    this.dispatcher.close();
+  }
+}

@@ -1,0 +1,124 @@
+// The WebAssembly backend's kernels against the reference backend, on random shapes that are not
+// multiples of the vector width or of the block count per step, with row/column slices, on both
+// builds (relaxed and plain SIMD) and on 1 and 2 threads.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { Rng } from "../src/generate/sampler.js";
+import type { KeyValues } from "../src/kernels/backend.js";
+import { convertTensor, QBLOCK, widen, type DType, type Tensor } from "../src/kernels/dtype.js";
+import { ReferenceBackend } from "../src/kernels/reference.js";
+import type { WasmBackend } from "../src/kernels/wasm/backend.js";
+import { createWasmBackend } from "../src/node/wasm-backend.js";
+
+const ref = new ReferenceBackend();
+const rng = new Rng(7);
+const random = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rng.next() - 0.5) * 2 * scale);
+
+const builds: [WasmBackend, string][] = [];
+for (const simd of ["relaxed", "plain"] as const) {
+  for (const threads of [1, 2]) {
+    const b = await createWasmBackend({ simd, threads });
+    builds.push([b, `${simd}×${threads}`]);
+  }
+}
+after(() => builds.forEach(([b]) => b.close()));
+
+/**
+ * How far a product computed with 8-bit activations may be from the exact one: each activation block
+ * is rounded to steps of amax/127, so an output moves by at most Σ_block Σ|w| · amax/254.
+ */
+function activationRoundingBound(x: Float32Array, w: Tensor, row: number, cols: number): number {
+  const inDim = w.shape[1]!;
+  const wr = new Float32Array(cols);
+  widen(w, row * inDim, cols, wr);
+  let bound = 0;
+  for (let b = 0; b < cols; b += QBLOCK) {
+    let amax = 0;
+    let wsum = 0;
+    for (let j = b; j < b + QBLOCK; j++) {
+      amax = Math.max(amax, Math.abs(x[j]!));
+      wsum += Math.abs(wr[j]!);
+    }
+    bound += (wsum * amax) / 254;
+  }
+  return bound;
+}
+
+test("matrix products agree with the reference for every dtype, shape and slice", () => {
+  const shapes = [
+    { rows: 1, inDim: 64, tokens: 1 },
+    { rows: 7, inDim: 96, tokens: 3 }, // 3 blocks: no 4-block step
+    { rows: 37, inDim: 160, tokens: 5 }, // 4 + 1 blocks
+    { rows: 70, inDim: 544, tokens: 2 }, // 17 blocks
+  ];
+  const floatCols = [1, 5, 17, 67];
+  let worst = 0;
+  for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as DType[]) {
+    const quantized = dtype === "q8_0" || dtype === "q4_0";
+    const cases = quantized ? shapes : [...shapes, ...floatCols.map((c, i) => ({ rows: 3 + i, inDim: c, tokens: 1 + i }))];
+    for (const { rows, inDim, tokens } of cases) {
+      const f32: Tensor = { dtype: "f32", shape: [rows, inDim], data: random(rows * inDim) };
+      // Slices: all of it, then the first rows and (whole blocks of) columns, as MatFormer asks.
+      const sliceCols = quantized ? Math.max(QBLOCK, inDim - 2 * QBLOCK) : Math.max(1, inDim - 3);
+      for (const [r, c] of [[rows, inDim], [Math.ceil(rows / 2), sliceCols]] as const) {
+        const x = random(tokens * c);
+        for (const [b, name] of builds) {
+          const w = convertTensor(f32, dtype, (n) => b.weightStorage(n));
+          const expected = ref.matmul(x, tokens, w, r, c);
+          const got = b.matmul(x, tokens, w, r, c);
+          assert.equal(got.length, expected.length);
+          for (let t = 0; t < tokens; t++) {
+            for (let o = 0; o < r; o++) {
+              const i = t * r + o;
+              const err = Math.abs(got[i]! - expected[i]!);
+              const bound = quantized ? activationRoundingBound(x.subarray(t * c), w, o, c) * 1.01 + 1e-5 : 1e-5 * (1 + Math.abs(expected[i]!));
+              worst = Math.max(worst, err / bound);
+              assert.ok(err <= bound, `${name} ${dtype} ${r}×${c} of [${rows}, ${inDim}], token ${t} row ${o}: ${got[i]} vs ${expected[i]} (bound ${bound})`);
+            }
+          }
+        }
+      }
+    }
+  }
+  assert.ok(worst > 0, "the comparison saw differences");
+});
+
+test("weights outside the backend's memory are copied in; bad slices are refused", () => {
+  const [b] = builds[0]!;
+  const w: Tensor = { dtype: "f32", shape: [5, 8], data: random(40) };
+  const x = random(8);
+  assert.ok(Math.abs(b.matmul(x, 1, w)[3]! - ref.matmul(x, 1, w)[3]!) < 1e-5);
+  const q = convertTensor({ dtype: "f32", shape: [2, 64], data: random(128) }, "q4_0");
+  assert.throws(() => b.matmul(random(48), 1, q, 2, 48), /whole blocks of 32/);
+  assert.throws(() => b.matmul(random(64), 2, q), /input has 64 values, expected 2×64/);
+});
+
+test("attention agrees with the reference: causal, sliding window, grouped heads, prefill and decode", () => {
+  let worst = 0;
+  for (const { heads, kvHeads, headDim, n, tokens, window } of [
+    { heads: 4, kvHeads: 2, headDim: 16, n: 9, tokens: 9, window: 0 },
+    { heads: 8, kvHeads: 2, headDim: 256, n: 40, tokens: 1, window: 0 },
+    { heads: 4, kvHeads: 1, headDim: 32, n: 50, tokens: 7, window: 16 },
+  ]) {
+    const kvWidth = kvHeads * headDim;
+    const kv: KeyValues = {
+      keys: random(n * kvWidth),
+      values: random(n * kvWidth),
+      positions: Int32Array.from({ length: n }, (_, j) => j + 3),
+      length: n,
+    };
+    const positions = Int32Array.from({ length: tokens }, (_, t) => n + 3 - tokens + t);
+    const q = random(tokens * heads * headDim, 0.5);
+    const shape = { numHeads: heads, numKvHeads: kvHeads, headDim, scale: 1, window };
+    const expected = ref.attention(q, positions, kv, shape);
+    for (const [b, name] of builds) {
+      const got = b.attention(q, positions, kv, shape);
+      for (let i = 0; i < got.length; i++) {
+        const err = Math.abs(got[i]! - expected[i]!);
+        worst = Math.max(worst, err);
+        assert.ok(err < 1e-5, `${name} attention ${JSON.stringify(shape)} element ${i}: ${got[i]} vs ${expected[i]}`);
+      }
+    }
+  }
+  assert.ok(worst > 0);
+});
