@@ -2,9 +2,10 @@
 // ~436 GMAC at 768²) and embed_vision at E2B widths, random BF16 weights: milliseconds per image and
 // the share of each part (preprocessing of a 1280 × 960 photo, stem, stages 0–3, fusion adapter,
 // embedder). Prints one JSON object.
-//   npm run bench:vision [-- --size 768 --runs 1]
+//   npm run bench:vision [-- --size 768 --runs 1 --backend wasm|reference]
 import { parseArgs } from "node:util";
 import { ReferenceBackend } from "../src/kernels/reference.js";
+import { createWasmBackend } from "../src/node/wasm-backend.js";
 import { Rng } from "../src/generate/sampler.js";
 import { parseVisionTowerConfig } from "../src/model/vision/config.js";
 import { embedSoftTokens } from "../src/model/vision/embedder.js";
@@ -13,13 +14,15 @@ import { loadVisionTower, VisionTower } from "../src/model/vision/tower.js";
 import type { HardTokenWeights } from "../src/model/text/weights.js";
 import { randomWeights } from "./random-weights.js";
 
-const { values } = parseArgs({ options: { size: { type: "string", default: "768" }, runs: { type: "string", default: "1" } } });
+const { values } = parseArgs({
+  options: { size: { type: "string", default: "768" }, runs: { type: "string", default: "1" }, backend: { type: "string", default: "wasm" } },
+});
 const size = Number(values.size);
 const runs = Number(values.runs);
 
 const weights = randomWeights(7);
 const config = parseVisionTowerConfig({}); // no model_args: the built-in mobilenetv5_300m_enc
-const backend = new ReferenceBackend();
+const backend = values.backend === "reference" ? new ReferenceBackend() : await createWasmBackend();
 const tower = new VisionTower(config, loadVisionTower(weights, config), backend);
 const hidden = 2048;
 const hard = { config: { vocabOffset: 262144, vocabSize: 128, rmsNormEps: 1e-6 }, width: 2048, projection: weights.load("projection", [hidden, 2048]) } as HardTokenWeights;
@@ -56,3 +59,4 @@ process.stdout.write(
     share: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, +(median(v) / total).toFixed(4)])),
   }) + "\n",
 );
+backend.close();
