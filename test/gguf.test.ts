@@ -12,6 +12,7 @@ import { ggufTokenizerEntries, tokenizerFromGGUF } from "../src/checkpoint/gguf-
 import { openHFCheckpoint } from "../src/checkpoint/hf.js";
 import { CheckpointError } from "../src/errors.js";
 import { MemoryFile } from "../src/io/random-access.js";
+import { widen } from "../src/kernels/dtype.js";
 import { Gemma3n } from "../src/model/gemma3n.js";
 import { convertToGGUF } from "../src/node/convert.js";
 import { NodeModelFiles } from "../src/node/fs.js";
@@ -133,30 +134,19 @@ describe("ggml block formats", () => {
     assert.ok(maxErr < 0.12, `max error ${maxErr}`);
   });
 
-  test("Q4_1, Q5_0, Q5_1, Q6_K decode hand-made blocks", () => {
-    const q41 = new Uint8Array(20);
-    q41.set([0x00, 0x3c, 0x00, 0xbc]); // d = 1, m = −1
-    q41[4] = 0x52; // weight 0 = 2·1 − 1, weight 16 = 5·1 − 1
-    const y = new Float32Array(32);
-    BLOCK_DECODERS.Q4_1!(q41, y);
-    assert.deepEqual([y[0], y[16], y[1]], [1, 4, -1]);
-    const q50 = new Uint8Array(22);
-    q50.set([0x00, 0x3c, 0x01, 0x00, 0x01, 0x00]); // d = 1; high bits: weight 0 and weight 16
-    q50[6] = 0x0f;
-    BLOCK_DECODERS.Q5_0!(q50, y);
-    assert.deepEqual([y[0], y[16], y[1]], [15 + 16 - 16, 0 + 16 - 16, -16]);
-    const q51 = new Uint8Array(24);
-    q51.set([0x00, 0x40, 0x00, 0x3c, 0x02, 0, 0, 0]); // d = 2, m = 1; high bit of weight 1
-    BLOCK_DECODERS.Q5_1!(q51, y);
-    assert.deepEqual([y[0], y[1]], [1, 16 * 2 + 1]);
-    const q6 = new Uint8Array(210);
-    q6[208] = 0x00;
-    q6[209] = 0x3c; // d = 1
-    q6.fill(1, 192, 208); // all scales 1
-    q6[0] = 0x21; // weight 0: low 1, weight 64: low 2; high bits 0 → q − 32
-    const z = new Float32Array(256);
-    BLOCK_DECODERS.Q6_K!(q6, z);
-    assert.deepEqual([z[0], z[64], z[1]], [1 - 32, 2 - 32, -32]);
+  test("every block decoder reproduces llama.cpp's reference dequantization bit for bit", () => {
+    const golden = JSON.parse(readFileSync(fixture("ggml-blocks", "dequantized.json"), "utf8")).types as Record<string, { blocks: string; values_f32le: string }>;
+    const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
+    for (const [type, g] of Object.entries(golden)) {
+      const raw = bytes(g.blocks);
+      const want = new Float32Array(bytes(g.values_f32le).buffer);
+      const got = new Float32Array(want.length);
+      const direct = ({ Q8_0: "q8_0", Q4_0: "q4_0" } as const)[type as "Q8_0" | "Q4_0"];
+      if (direct) widen({ dtype: direct, shape: [1, want.length], data: raw }, 0, want.length, got);
+      else BLOCK_DECODERS[type]!(raw, got);
+      assert.deepEqual(got, want, type);
+    }
+    assert.deepEqual(Object.keys(golden).sort(), [...Object.keys(BLOCK_DECODERS), "Q8_0", "Q4_0"].sort());
   });
 });
 
