@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Command, Option } from "commander";
 import { InputError } from "../errors.js";
+import { intOption } from "./args.js";
 import { DTYPES, type DType } from "../kernels/dtype.js";
 import type { Gemma3n } from "../model/gemma3n.js";
 import type { SliceRequest } from "../model/matformer/elastic.js";
@@ -16,6 +17,7 @@ export interface ModelFlags {
   weights?: string;
   dtype?: DType;
   matformer?: string;
+  threads?: number;
 }
 
 export function modelOptions(cmd: Command): Command {
@@ -23,11 +25,12 @@ export function modelOptions(cmd: Command): Command {
     .requiredOption("--model <dir|repo>", "model directory, or a Hugging Face repo id such as google/gemma-3n-E2B-it")
     .option("--weights <file>", "another safetensors file of the model directory to load the weights from")
     .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; q8_0/q4_0 quantize matrices at load)").choices(DTYPES))
+    .option("--threads <n>", "compute threads (default: the available cores)", intOption("--threads", 1))
     .option("--matformer <slice>", "MatFormer slice to run: full, an official name (E2B, E2.98B-layer, …), a size ratio 0–1 between E2B and E4B, or a slice JSON file");
 }
 
 export function openModel(flags: ModelFlags): Promise<Gemma3n> {
-  return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, matformer: sliceArg(flags.matformer), hub: { progress: true } });
+  return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, matformer: sliceArg(flags.matformer), threads: flags.threads, hub: { progress: true } });
 }
 
 /** `--matformer`: a slice name, a ratio, or a JSON file {"ffn_hidden_dims": [...], "layers_to_skip": [...], "name": ...}. */

@@ -13,6 +13,7 @@ import { registerInfo } from "./info.js";
 import { registerSlice } from "./slice.js";
 import { registerConvert } from "./convert.js";
 import { registerServe } from "./serve.js";
+import { registerBench } from "./bench.js";
 
 /** Errors the user caused: print the message alone, no stack trace. */
 function userMessage(e: unknown): { message: string; code: number } | undefined {
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   registerSlice(program);
   registerConvert(program);
   registerServe(program);
+  registerBench(program);
   try {
     await program.parseAsync(argv);
     return 0;

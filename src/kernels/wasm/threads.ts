@@ -36,10 +36,16 @@ const SCRATCH_ARG = 5;
 const SCRATCH_STRIDE = 6;
 const FLOAT_FLAGS = 7; // bit i: argument i is a float32
 const FAILED = 8;
-const ARGS = 9;
+/** Workers asleep in Atomics.wait: only then does a call pay for a notify. */
+const SLEEPERS = 9;
+const ARGS = 10;
 export const CONTROL_BYTES = (ARGS + 32) * 4;
 
-const SPIN = 20000;
+/**
+ * Polls of the control block before a thread sleeps (roughly a millisecond): between two calls of a
+ * decode step the caller runs small ops for tens to hundreds of microseconds.
+ */
+const SPIN = 1 << 18;
 
 /** The slice [start, end) of `total` items that thread `k` of `n` computes. */
 function slice(total0: number, total1: number, k: number, n: number): [number, number] {
@@ -89,7 +95,11 @@ export function serveKernels(
   for (;;) {
     let spins = 0;
     while (Atomics.load(ctl, GEN) === seen) {
-      if (++spins > SPIN) Atomics.wait(ctl, GEN, seen);
+      if (++spins > SPIN) {
+        Atomics.add(ctl, SLEEPERS, 1);
+        Atomics.wait(ctl, GEN, seen);
+        Atomics.sub(ctl, SLEEPERS, 1);
+      }
     }
     seen = Atomics.load(ctl, GEN);
     const op = ctl[OP]!;
@@ -179,7 +189,7 @@ export class Dispatcher {
     this.ctl[OP] = op;
     Atomics.store(this.ctl, PENDING, this.workers!.count);
     Atomics.add(this.ctl, GEN, 1);
-    Atomics.notify(this.ctl, GEN);
+    if (Atomics.load(this.ctl, SLEEPERS) > 0) Atomics.notify(this.ctl, GEN);
   }
 
   private waitForWorkers(): void {

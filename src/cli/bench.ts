@@ -1,0 +1,95 @@
+// gemma3n bench: prefill and decode speed, time to first token and peak memory of the text decoder, as
+// one JSON object of medians over the runs — on a real checkpoint, or on random weights with the real
+// E2B/E4B dimensions built in memory (no download, no file).
+import { Command, Option } from "commander";
+import { InputError } from "../errors.js";
+import { DTYPES, type DType } from "../kernels/dtype.js";
+import { Gemma3n } from "../model/gemma3n.js";
+import { syntheticCheckpoint } from "../model/synthetic-checkpoint.js";
+import type { SyntheticSize } from "../model/synthetic.js";
+import { loadModel } from "../node/load.js";
+import { createWasmBackend } from "../node/wasm-backend.js";
+import { intOption } from "./args.js";
+import { writeJson } from "./common.js";
+
+interface BenchFlags {
+  model?: string;
+  synthetic?: SyntheticSize;
+  dtype?: DType;
+  threads?: number;
+  prompt: number;
+  gen: number;
+  runs: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  return best;
+}
+
+/** One prompt of `prompt` ids, then `gen` decode steps, each fed the previous step's greedy token. */
+function run(model: Gemma3n, prompt: number, gen: number, seed: number): { prefillS: number; ttftS: number; decodeS: number } {
+  const vocab = model.config.text.vocabSizePerLayerInput;
+  const ids = Int32Array.from({ length: prompt }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (vocab - 3)));
+  const cache = model.newCache();
+  const t0 = performance.now();
+  const logits = model.step(ids, cache);
+  const t1 = performance.now();
+  let next = argmax(logits);
+  const t2 = performance.now();
+  for (let i = 0; i < gen; i++) next = argmax(model.step(Int32Array.of(next), cache));
+  const t3 = performance.now();
+  return { prefillS: (t1 - t0) / 1000, ttftS: (t2 - t0) / 1000, decodeS: (t3 - t2) / 1000 };
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command("bench")
+    .description("prefill/decode speed, time to first token and peak RSS of the text decoder (JSON, medians of --runs)")
+    .option("--model <dir|file>", "a checkpoint to measure")
+    .addOption(new Option("--synthetic <size>", "random weights with the real dimensions, built in memory").choices(["e2b", "e4b"]))
+    .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; bf16 for --synthetic)").choices(DTYPES))
+    .option("--threads <n>", "compute threads (default: the available cores)", intOption("--threads", 1))
+    .option("--prompt <n>", "prompt tokens", intOption("--prompt", 1), 512)
+    .option("--gen <n>", "decode steps", intOption("--gen", 0), 128)
+    .option("--runs <n>", "timed runs (after one short warm-up)", intOption("--runs", 1), 3)
+    .option("--json", "print the result as JSON (the only format)")
+    .action(async (f: BenchFlags) => {
+      if ((f.model === undefined) === (f.synthetic === undefined)) throw new InputError("give exactly one of --model and --synthetic");
+      const loadStart = performance.now();
+      let model: Gemma3n;
+      if (f.synthetic) {
+        const dtype = f.dtype ?? "bf16";
+        const backend = await createWasmBackend({ threads: f.threads });
+        model = new Gemma3n(syntheticCheckpoint(f.synthetic, dtype), undefined, { dtype, backend, ownsBackend: true });
+      } else {
+        model = await loadModel(f.model!, { dtype: f.dtype, threads: f.threads });
+      }
+      try {
+        if (f.prompt + f.gen > model.contextLength) throw new InputError(`--prompt + --gen = ${f.prompt + f.gen} exceeds the context length ${model.contextLength}`);
+        const loadS = (performance.now() - loadStart) / 1000;
+        run(model, Math.min(8, f.prompt), Math.min(2, f.gen), 0);
+        const runs = Array.from({ length: f.runs }, (_, k) => run(model, f.prompt, f.gen, k + 1));
+        const backend = model.decoder.backend;
+        writeJson({
+          model: f.synthetic ? `synthetic-${f.synthetic}` : f.model,
+          dtype: f.dtype ?? (f.synthetic ? "bf16" : "as stored"),
+          threads: "threads" in backend ? backend.threads : 1,
+          backend: backend.name,
+          prompt_tokens: f.prompt,
+          gen_tokens: f.gen,
+          runs: f.runs,
+          prefill_tok_s: +median(runs.map((r) => f.prompt / r.prefillS)).toFixed(2),
+          decode_tok_s: f.gen > 0 ? +median(runs.map((r) => f.gen / r.decodeS)).toFixed(2) : null,
+          ttft_ms: +median(runs.map((r) => r.ttftS * 1000)).toFixed(1),
+          peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+          load_s: +loadS.toFixed(2),
+        });
+      } finally {
+        model.close();
+      }
+    });
+}
