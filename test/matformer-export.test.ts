@@ -202,3 +202,23 @@ test("with q8_0 weights the view, the switched model and the quantized export ag
   assert.throws(() => switched.setSlice(odd), /= 100 is not a multiple of 32/);
   for (const m of [exported, view, switched]) m.close();
 });
+
+test("other skips (early layers, KV consumers) run the same as a view and as an export", async () => {
+  for (const layersToSkip of [[2], [0, 6], [4, 9], [1, 2, 5, 8]]) {
+    const kept = 10 - layersToSkip.length;
+    const spec = { name: `skip-${layersToSkip.join("-")}`, ffnHiddenDims: Array.from({ length: kept }, (_, j) => 64 + 32 * (j % 6)), layersToSkip };
+    const out = join(tempDir(), "slice");
+    const ck = openHFCheckpoint(new NodeModelFiles(tinyModelDir));
+    exportSlice(ck, planOn(ck, spec), tinyModelDir, out);
+    ck.close();
+    const view = await loadModel(tinyModelDir, { matformer: spec });
+    const exported = await loadModel(out);
+    assert.equal(exported.config.text.numLayers, kept);
+    assert.deepEqual(exported.config.text, view.config.text, spec.name);
+    assert.deepEqual(exported.logits(ids), view.logits(ids), spec.name);
+    const gen = async (m: typeof view) => (await m.complete({ ids }, { greedy: true, maxTokens: 12, ignoreEos: true })).ids;
+    assert.deepEqual(await gen(exported), await gen(view), spec.name);
+    view.close();
+    exported.close();
+  }
+});
