@@ -153,13 +153,3 @@ export function loadSharedWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DTyp
     ].filter((h): h is HardTokenWeights => h !== undefined),
   };
 }
-
-/** The whole model at its stored widths. */
-export function loadTextWeights(ck: Checkpoint, cfg: ModelConfig, dtype?: DType, storage: Storage = heapStorage): TextWeights {
-  const c = cfg.text;
-  return {
-    ...loadSharedWeights(ck, cfg, dtype, storage),
-    layers: c.intermediateSize.map((width, i) => loadLayerWeights(ck, c, i, width, dtype, storage)),
-    perLayerSlots: c.intermediateSize.map((_, i) => i),
-  };
-}
