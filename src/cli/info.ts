@@ -57,11 +57,11 @@ export function registerInfo(program: Command): void {
 
 function printSlices(rows: SliceSize[], json?: boolean): void {
   if (json) return writeJson({ slices: rows });
-  const out = ["name           layers  effective params   Google   MMLU  weights in RAM  KV cache (full context)"];
+  const out = [`${"name".padEnd(14)} ${"layers".padStart(6)}  ${"effective params".padStart(16)}${"Google".padStart(7)}${"MMLU".padStart(7)}  ${"weights in RAM".padStart(14)}  KV cache (full context)`];
   for (const r of rows) {
     const google = r.published ? `${r.published.effectiveB.toFixed(2)} B`.padStart(7) + `${r.published.mmlu.toFixed(1)}%`.padStart(7) : " ".repeat(14);
-    if (r.error) out.push(`${r.name.padEnd(14)} ${"-".padStart(6)}  ${"-".padEnd(17)}${google}  does not apply: ${r.error}`);
-    else out.push(`${r.name.padEnd(14)} ${String(r.layers).padStart(6)}  ${`${(r.effectiveParams! / 1e9).toFixed(3)} B`.padEnd(17)}${google}  ${formatBytes(r.weightsBytes!).padStart(14)}  ${formatBytes(r.kvCacheBytes!)}`);
+    if (r.error) out.push(`${r.name.padEnd(14)} ${"-".padStart(6)}  ${"-".padStart(16)}${google}  does not apply: ${r.error}`);
+    else out.push(`${r.name.padEnd(14)} ${String(r.layers).padStart(6)}  ${r.effectiveParams!.toLocaleString("en-US").padStart(16)}${google}  ${formatBytes(r.weightsBytes!).padStart(14)}  ${formatBytes(r.kvCacheBytes!)}`);
   }
   process.stdout.write(out.join("\n") + "\n");
 }
