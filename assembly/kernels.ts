@@ -281,3 +281,95 @@ export function attention(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Elementwise ops and RMSNorm. The transcendental ones use a vector exp (error ≲ 2e-7 relative), so
+// they agree with float64 references to float32 rounding, not bit for bit.
+
+/** e^x for float32x4: 2^k · e^r with k = round(x·log₂e), r = x − k·ln2 (ln2 in two parts), e^r by Taylor to r⁷. */
+@inline function exp4(v: v128): v128 {
+  const x = f32x4.max(f32x4.min(v, f32x4.splat(88)), f32x4.splat(-87));
+  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693145751953125)));
+  r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(1.428606765330187e-6)));
+  let p = f32x4.splat(1.0 / 5040);
+  p = fma(p, r, f32x4.splat(1.0 / 720));
+  p = fma(p, r, f32x4.splat(1.0 / 120));
+  p = fma(p, r, f32x4.splat(1.0 / 24));
+  p = fma(p, r, f32x4.splat(1.0 / 6));
+  p = fma(p, r, f32x4.splat(0.5));
+  p = fma(p, r, f32x4.splat(1));
+  p = fma(p, r, f32x4.splat(1));
+  return f32x4.mul(p, i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23));
+}
+
+/** tanh for float32x4: sign(x)·(1 − e)/(1 + e) with e = e^(−2|x|). */
+@inline function tanh4(x: v128): v128 {
+  const e = exp4(f32x4.mul(f32x4.abs(x), f32x4.splat(-2)));
+  const t = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
+  return v128.or(t, v128.and(x, i32x4.splat(0x80000000)));
+}
+
+/** The same for one value (tails of arrays whose length is not a multiple of 4). */
+@inline function tanh1(x: f32): f32 {
+  return f32x4.extract_lane(tanh4(f32x4.splat(x)), 0);
+}
+
+/** x ← cap·tanh(x/cap) on elements [i0, i1). */
+export function softcap(x: usize, cap: f32, i0: i32, i1: i32): void {
+  const c = f32x4.splat(cap);
+  const inv = f32x4.splat(1 / cap);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const p = x + <usize>i * 4;
+    v128.store(p, f32x4.mul(c, tanh4(f32x4.mul(v128.load(p), inv))));
+  }
+  for (; i < i1; i++) store<f32>(x + <usize>i * 4, cap * tanh1(load<f32>(x + <usize>i * 4) / cap));
+}
+
+@inline function geluTanh4(x: v128): v128 {
+  const inner = f32x4.mul(f32x4.splat(0.7978845608028654), fma(f32x4.mul(f32x4.splat(0.044715), x), f32x4.mul(x, x), x));
+  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), tanh4(inner)));
+}
+
+/** gate ← gelu_tanh(gate)·up on elements [i0, i1). */
+export function geluMul(gate: usize, up: usize, i0: i32, i1: i32): void {
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const p = gate + <usize>i * 4;
+    v128.store(p, f32x4.mul(geluTanh4(v128.load(p)), v128.load(up + <usize>i * 4)));
+  }
+  for (; i < i1; i++) {
+    const p = gate + <usize>i * 4;
+    store<f32>(p, f32x4.extract_lane(geluTanh4(f32x4.splat(load<f32>(p))), 0) * load<f32>(up + <usize>i * 4));
+  }
+}
+
+/** Rows [r0, r1) of x [rows, width]: out = x / sqrt(mean(x²) + eps) ⊙ weight (weight 0 = none). */
+export function rmsNorm(x: usize, width: i32, weight: usize, eps: f32, out: usize, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const row = x + <usize>r * <usize>width * 4;
+    const dst = out + <usize>r * <usize>width * 4;
+    let acc = f32x4.splat(0);
+    let i = 0;
+    for (; i + 4 <= width; i += 4) {
+      const v = v128.load(row + <usize>i * 4);
+      acc = fma(v, v, acc);
+    }
+    let ss = hsum(acc);
+    for (; i < width; i++) ss += load<f32>(row + <usize>i * 4) * load<f32>(row + <usize>i * 4);
+    const inv: f32 = 1 / Mathf.sqrt(ss / <f32>width + eps);
+    const s = f32x4.splat(inv);
+    i = 0;
+    for (; i + 4 <= width; i += 4) {
+      let v = f32x4.mul(v128.load(row + <usize>i * 4), s);
+      if (weight) v = f32x4.mul(v, v128.load(weight + <usize>i * 4));
+      v128.store(dst + <usize>i * 4, v);
+    }
+    for (; i < width; i++) {
+      let v = load<f32>(row + <usize>i * 4) * inv;
+      if (weight) v *= load<f32>(weight + <usize>i * 4);
+      store<f32>(dst + <usize>i * 4, v);
+    }
+  }
+}

@@ -122,3 +122,34 @@ test("attention agrees with the reference: causal, sliding window, grouped heads
   }
   assert.ok(worst > 0);
 });
+
+test("RMSNorm, softcap and gelu(gate)·up agree with the reference, tails included", () => {
+  const close = (got: Float32Array, expected: Float32Array, what: string, rel = 2e-6) => {
+    for (let i = 0; i < got.length; i++) {
+      assert.ok(Math.abs(got[i]! - expected[i]!) <= rel * (1 + Math.abs(expected[i]!)), `${what} element ${i}: ${got[i]} vs ${expected[i]}`);
+    }
+  };
+  for (const [b, name] of builds) {
+    for (const [rows, width] of [[3, 64], [2, 7], [1, 2048], [40, 256]] as const) {
+      const x = random(rows * width, 3);
+      const weight = random(width);
+      close(b.rmsNorm(x, width, weight, 1e-6), ref.rmsNorm(x, width, weight, 1e-6), `${name} rmsNorm ${rows}×${width}`);
+      const inPlace = Float32Array.from(x);
+      b.rmsNorm(inPlace, width, null, 1e-6, inPlace);
+      close(inPlace, ref.rmsNorm(x, width, null, 1e-6), `${name} rmsNorm in place, no weight`);
+    }
+    for (const n of [1, 13, 70001]) {
+      const x = random(n, 80);
+      const [a, e] = [Float32Array.from(x), Float32Array.from(x)];
+      b.softcap(a, 30);
+      ref.softcap(e, 30);
+      close(a, e, `${name} softcap n=${n}`);
+      const up = random(n);
+      const [g, h] = [random(n, 6), new Float32Array(n)];
+      h.set(g);
+      b.geluMul(g, up);
+      ref.geluMul(h, up);
+      close(g, h, `${name} geluMul n=${n}`, 1e-5);
+    }
+  }
+});

@@ -51,6 +51,7 @@ export class WasmBackend extends ReferenceBackend {
   private readonly work: KernelMemory;
   private workScratch = { offset: 0, bytes: 0 };
   private readonly copies = new WeakMap<Tensor, Located>();
+  private readonly vectors = new WeakMap<Float32Array, number>();
   private readonly quantizedRowBytes: (cols: number) => number;
 
   constructor(module: WebAssembly.Module, workers: KernelWorkers | undefined, readonly relaxed: boolean) {
@@ -137,32 +138,71 @@ export class WasmBackend extends ReferenceBackend {
     const n = kv.length;
     const kvWidth = s.numKvHeads * s.headDim;
     const items = positions.length * s.numHeads;
-    const sizes = [q.length, positions.length, n * kvWidth, n * kvWidth, n, q.length, this.threads * n];
-    const at = this.workArea(sizes.reduce((a, b) => a + b, 0) * 4);
-    const offsets: number[] = [];
-    let o = at;
-    for (const size of sizes) {
-      offsets.push(o);
-      o += size * 4;
-    }
-    const [qAt, qPosAt, kAt, vAt, kPosAt, outAt, scoresAt] = offsets as [number, number, number, number, number, number, number];
-    const m = this.work;
-    m.f32(qAt, q.length).set(q);
-    new Int32Array(m.buffer, qPosAt, positions.length).set(positions);
-    m.f32(kAt, n * kvWidth).set(kv.keys.subarray(0, n * kvWidth));
-    m.f32(vAt, n * kvWidth).set(kv.values.subarray(0, n * kvWidth));
-    new Int32Array(m.buffer, kPosAt, n).set(kv.positions.subarray(0, n));
+    const [qAt, qPosAt, kAt, vAt, kPosAt, outAt, scoresAt] = this.stage([
+      q,
+      positions,
+      kv.keys.subarray(0, n * kvWidth),
+      kv.values.subarray(0, n * kvWidth),
+      kv.positions.subarray(0, n),
+      q.length,
+      this.threads * n,
+    ]) as [number, number, number, number, number, number, number];
     this.dispatcher.run(
       {
         op: "attention",
-        memory: m.index,
+        memory: this.work.index,
         args: [qAt, qPosAt, kAt, vAt, kPosAt, n, s.numHeads, s.numKvHeads, s.headDim, s.scale, s.window, outAt, scoresAt, 0, items],
         floats: [9],
         scratch: { arg: 12, stride: n * 4 },
       },
       items > 1 && n * items * s.headDim >= THREADED_MIN_WORK,
     );
-    return Float32Array.from(m.f32(outAt, q.length));
+    return Float32Array.from(this.work.f32(outAt, q.length));
+  }
+
+  override rmsNorm(x: Float32Array, width: number, weight: Float32Array | null, eps: number, out = new Float32Array(x.length)): Float32Array {
+    const [xAt] = this.stage([x]) as [number];
+    const weightAt = weight ? this.resident(weight) : 0;
+    this.dispatcher.run({ op: "rmsNorm", memory: this.work.index, args: [xAt, width, weightAt, eps, xAt, 0, x.length / width], floats: [3] }, x.length >= THREADED_MIN_WORK);
+    out.set(this.work.f32(xAt, x.length));
+    return out;
+  }
+
+  override softcap(x: Float32Array, cap: number): void {
+    const [xAt] = this.stage([x]) as [number];
+    this.dispatcher.run({ op: "softcap", memory: this.work.index, args: [xAt, cap, 0, x.length], floats: [1] }, x.length >= THREADED_MIN_WORK);
+    x.set(this.work.f32(xAt, x.length));
+  }
+
+  override geluMul(gate: Float32Array, up: Float32Array): void {
+    const [gateAt, upAt] = this.stage([gate, up]) as [number, number];
+    this.dispatcher.run({ op: "geluMul", memory: this.work.index, args: [gateAt, upAt, 0, gate.length] }, gate.length >= THREADED_MIN_WORK);
+    gate.set(this.work.f32(gateAt, gate.length));
+  }
+
+  /** Copies arrays into the work memory (a number reserves that many 4-byte slots); returns their offsets. */
+  private stage(parts: (Float32Array | Int32Array | number)[]): number[] {
+    const bytes = parts.map((p) => Math.ceil(((typeof p === "number" ? p : p.length) * 4) / ALIGN) * ALIGN);
+    let at = this.workArea(bytes.reduce((a, b) => a + b, 0));
+    return parts.map((p, i) => {
+      const offset = at;
+      if (p instanceof Float32Array) this.work.f32(offset, p.length).set(p);
+      else if (p instanceof Int32Array) new Int32Array(this.work.buffer, offset, p.length).set(p);
+      at += bytes[i]!;
+      return offset;
+    });
+  }
+
+  /** A long-lived vector (a norm weight) copied into the work memory once. */
+  private resident(v: Float32Array): number {
+    let at = this.vectors.get(v);
+    if (at === undefined) {
+      at = this.work.alloc(v.length * 4);
+      if (at === undefined) throw new RangeError("the work memory is full");
+      this.work.f32(at, v.length).set(v);
+      this.vectors.set(v, at);
+    }
+    return at;
   }
 
   /** Scratch bytes in the work memory, grown (and the old area abandoned) when a call needs more. */
