@@ -1,7 +1,7 @@
 // Writes a checkpoint directory with the real E2B/E4B text dimensions and random BF16 weights, to
 // measure memory and speed of the real sizes without downloading anything:
-//   node dist/scripts/synthetic-checkpoint.js e2b /tmp/gemma3n-e2b-synthetic
-// (~9 GB for E2B). Not for committing: the weights are noise.
+//   node dist/scripts/synthetic-checkpoint.js e2b /tmp/gemma3n-e2b-synthetic [LAYERS]
+// (~9 GB for E2B; LAYERS keeps only the first layers, for smaller files). Not for committing: the weights are noise.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toBF16 } from "../src/kernels/dtype.js";
@@ -9,12 +9,19 @@ import { Rng } from "../src/generate/sampler.js";
 import { syntheticConfig, textTensorShapes, type SyntheticSize } from "../src/model/synthetic.js";
 import { writeSafetensors } from "../src/node/write-safetensors.js";
 
-const [size, out] = process.argv.slice(2);
-if ((size !== "e2b" && size !== "e4b") || !out) {
-  process.stderr.write("usage: node dist/scripts/synthetic-checkpoint.js e2b|e4b OUT_DIR\n");
+const [size, out, layers] = process.argv.slice(2);
+if ((size !== "e2b" && size !== "e4b") || !out || (layers !== undefined && !(Number(layers) >= 1))) {
+  process.stderr.write("usage: node dist/scripts/synthetic-checkpoint.js e2b|e4b OUT_DIR [LAYERS]\n");
   process.exit(2);
 }
 const config = syntheticConfig(size as SyntheticSize);
+if (layers !== undefined) {
+  const t = config.text_config as Record<string, unknown[] | number>;
+  const L = Number(layers);
+  for (const key of ["intermediate_size", "activation_sparsity_pattern", "layer_types"]) t[key] = (t[key] as unknown[]).slice(0, L);
+  t.num_hidden_layers = L;
+  t.num_kv_shared_layers = Math.max(0, L - 20);
+}
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "config.json"), JSON.stringify(config, null, 2));
 

@@ -22,7 +22,7 @@ export interface ModelFlags {
 
 export function modelOptions(cmd: Command): Command {
   return cmd
-    .requiredOption("--model <dir|repo>", "model directory, or a Hugging Face repo id such as google/gemma-3n-E2B-it")
+    .requiredOption("--model <dir|file.gguf|repo>", "model directory, a .gguf file (first part of a split one), or a Hugging Face repo id such as google/gemma-3n-E2B-it")
     .option("--weights <file>", "another safetensors file of the model directory to load the weights from")
     .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; q8_0/q4_0 quantize matrices at load)").choices(DTYPES))
     .option("--threads <n>", "compute threads (default: the available cores)", intOption("--threads", 1))
