@@ -100,7 +100,6 @@ export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): 
 // ---------------------------------------------------------------------------------------------------
 // Matrix products y[t, r] = Σ_i x[t, i]·W[r, i] for rows r in [r0, r1) and tokens t in [0, tokens):
 // W has `rowBytes` bytes per row (the full tensor's stride) and the first `cols` inputs are used.
-// Each row is read once from memory and then reused from L1 for every token.
 
 /** One GGUF Q4_0 block (2-byte scale, 16 bytes of nibbles) · one Q8 activation block: integer partial sums. */
 @inline function blockQ4(w: usize, x: usize): v128 {
@@ -152,13 +151,21 @@ export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): 
   return sum;
 }
 
+/**
+ * Rows per tile of a many-token product: a tile of weights stays in L2 while every token's activation
+ * row (a few KB, in L1) passes over it, so weights stream from memory once per product.
+ */
+const ROW_TILE = 32;
+
 export function matmulQ4(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const xStride = <usize>quantizedRowBytes(cols);
-  for (let r = r0; r < r1; r++) {
-    const row = w + <usize>r * rowBytes;
+  for (let tile = r0; tile < r1; tile += ROW_TILE) {
+    const end = min(tile + ROW_TILE, r1);
     for (let t = 0; t < tokens; t++) {
-      store<f32>(y + (<usize>t * <usize>yStride + <usize>r) * 4, dotQuantized(row, qx + <usize>t * xStride, nb, 18));
+      const x = qx + <usize>t * xStride;
+      const out = y + <usize>t * <usize>yStride * 4;
+      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, 18));
     }
   }
 }
@@ -166,10 +173,12 @@ export function matmulQ4(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols
 export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const xStride = <usize>quantizedRowBytes(cols);
-  for (let r = r0; r < r1; r++) {
-    const row = w + <usize>r * rowBytes;
+  for (let tile = r0; tile < r1; tile += ROW_TILE) {
+    const end = min(tile + ROW_TILE, r1);
     for (let t = 0; t < tokens; t++) {
-      store<f32>(y + (<usize>t * <usize>yStride + <usize>r) * 4, dotQuantized(row, qx + <usize>t * xStride, nb, 34));
+      const x = qx + <usize>t * xStride;
+      const out = y + <usize>t * <usize>yStride * 4;
+      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, 34));
     }
   }
 }
@@ -213,10 +222,12 @@ const F16: i32 = 2;
 }
 
 @inline function matmulFloat(kind: i32, w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  for (let r = r0; r < r1; r++) {
-    const row = w + <usize>r * rowBytes;
+  for (let tile = r0; tile < r1; tile += ROW_TILE) {
+    const end = min(tile + ROW_TILE, r1);
     for (let t = 0; t < tokens; t++) {
-      store<f32>(y + (<usize>t * <usize>yStride + <usize>r) * 4, dotFloat(row, x + <usize>t * <usize>cols * 4, cols, kind));
+      const xt = x + <usize>t * <usize>cols * 4;
+      const out = y + <usize>t * <usize>yStride * 4;
+      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotFloat(w + <usize>r * rowBytes, xt, cols, kind));
     }
   }
 }
