@@ -10,13 +10,14 @@ import type { SyntheticSize } from "../model/synthetic.js";
 import { loadModel } from "../node/load.js";
 import { createWasmBackend } from "../node/wasm-backend.js";
 import { intOption } from "./args.js";
-import { writeJson } from "./common.js";
+import { sliceArg, writeJson } from "./common.js";
 
 interface BenchFlags {
   model?: string;
   synthetic?: SyntheticSize;
   dtype?: DType;
   threads?: number;
+  matformer?: string;
   prompt: number;
   gen: number;
   runs: number;
@@ -53,6 +54,7 @@ export function registerBench(program: Command): void {
     .addOption(new Option("--synthetic <size>", "random weights with the real dimensions, built in memory").choices(["e2b", "e4b"]))
     .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; bf16 for --synthetic)").choices(DTYPES))
     .option("--threads <n>", "compute threads (default: the available cores)", intOption("--threads", 1))
+    .option("--matformer <slice>", "MatFormer slice to measure (as for every command: a name, a ratio or a slice JSON file)")
     .option("--prompt <n>", "prompt tokens", intOption("--prompt", 1), 512)
     .option("--gen <n>", "decode steps", intOption("--gen", 0), 128)
     .option("--runs <n>", "timed runs (after one short warm-up)", intOption("--runs", 1), 3)
@@ -64,9 +66,9 @@ export function registerBench(program: Command): void {
       if (f.synthetic) {
         const dtype = f.dtype ?? "bf16";
         const backend = await createWasmBackend({ threads: f.threads });
-        model = new Gemma3n(syntheticCheckpoint(f.synthetic, dtype), undefined, { dtype, backend, ownsBackend: true });
+        model = new Gemma3n(syntheticCheckpoint(f.synthetic, dtype), undefined, { dtype, backend, ownsBackend: true, matformer: sliceArg(f.matformer) });
       } else {
-        model = await loadModel(f.model!, { dtype: f.dtype, threads: f.threads });
+        model = await loadModel(f.model!, { dtype: f.dtype, threads: f.threads, matformer: sliceArg(f.matformer) });
       }
       try {
         if (f.prompt + f.gen > model.contextLength) throw new InputError(`--prompt + --gen = ${f.prompt + f.gen} exceeds the context length ${model.contextLength}`);
@@ -77,6 +79,7 @@ export function registerBench(program: Command): void {
         writeJson({
           model: f.synthetic ? `synthetic-${f.synthetic}` : f.model,
           dtype: f.dtype ?? (f.synthetic ? "bf16" : "as stored"),
+          matformer: model.slice.name,
           threads: "threads" in backend ? backend.threads : 1,
           backend: backend.name,
           prompt_tokens: f.prompt,
