@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseNpy } from "../src/io/npy.js";
+import { ReferenceBackend } from "../src/kernels/reference.js";
 import { loadModel } from "../src/node/load.js";
 import { decodeImage } from "../src/model/vision/image-decode.js";
 import type { VisionEncoder } from "../src/model/vision/encoder.js";
@@ -61,6 +62,16 @@ test("vision tower, embed_vision and image-prompt logits match the reference", a
   const logitsErr = maxAbsDiff(model.logits(ids, { soft: { positions, values: embedded } }), image("logits.npy"));
   assert.ok(logitsErr < 5e-3, `image-prompt logits differ by ${logitsErr}`);
   t.diagnostic(`tower ${towerErr.toExponential(2)} of max-abs, embed ${embedErr.toExponential(2)}, logits ${logitsErr.toExponential(2)}`);
+  model.close();
+});
+
+test("the reference backend's tower (the oracle of faster backends) matches too", async () => {
+  const model = await loadModel(tinyModelDir, { backend: new ReferenceBackend() });
+  const tower = (model.mediaEncoder("image") as VisionEncoder).towerOutput(pixels);
+  const every8th = channelsFirst(tower, 256, 2048).filter((_, i) => Math.floor(i / 256) % 8 === 0);
+  const reference = image("vision_tower_output_every8th_channel.npy");
+  const err = maxAbsDiff(every8th, reference) / maxAbs(reference);
+  assert.ok(err < 1e-4, `reference-backend vision tower output differs by ${err} of its max-abs`);
   model.close();
 });
 

@@ -31,7 +31,7 @@ export class VisionEncoder implements MediaEncoder {
     if (towerConfig.outputResolution ** 2 !== tokens) {
       throw new ConfigError(`config.json: vision_soft_tokens_per_image is ${tokens}, but the vision tower emits ${towerConfig.outputResolution}² tokens`);
     }
-    const hard = this.model.decoder.weights.hardTokens.find((h) => h.config === config.vision);
+    const hard = this.model.decoder.weights.hardTokens.find((h) => h.config.vocabOffset === config.vision?.vocabOffset);
     if (!hard) throw new ConfigError(`${checkpoint.location}: the checkpoint has no embed_vision weights`);
     const weights = loadVisionTower(checkpoint, towerConfig);
     const softNorm = checkpoint.loadF32("model.embed_vision.soft_embedding_norm.weight", [hard.width]);
