@@ -8,6 +8,17 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 /** Output pixels per patch matrix of conv2d (bounds its memory: rows × in·kh·kw floats). */
 const CONV_PATCH_ROWS = 4096;
 
+const patchMatrices = new WeakMap<Tensor, Tensor>();
+/**
+ * A convolution weight [out, in, kh, kw] viewed as the [out, in·kh·kw] matrix it is, one view object
+ * per weight, so that what a backend derives from a weight (a copy into kernel memory) is made once.
+ */
+function patchMatrix(w: Tensor): Tensor {
+  let m = patchMatrices.get(w);
+  if (!m) patchMatrices.set(w, (m = { dtype: w.dtype, shape: [w.shape[0]!, w.shape[1]! * w.shape[2]! * w.shape[3]!], data: w.data }));
+  return m;
+}
+
 export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
 }
@@ -171,7 +182,7 @@ export class ReferenceBackend implements Backend {
     const height = Math.floor((H + top + bottom - kh) / sh) + 1;
     const width = Math.floor((W + left + right - kw) / sw) + 1;
     const patch = cIn * kh * kw;
-    const matrix: Tensor = { dtype: w.dtype, shape: [cOut, patch], data: w.data };
+    const matrix = patchMatrix(w);
     const out = new Float32Array(height * width * cOut);
     const pixels = height * width;
     for (let first = 0; first < pixels; first += CONV_PATCH_ROWS) {

@@ -34,7 +34,8 @@ export class AudioEncoder implements MediaEncoder {
       projection: hard?.projection ?? checkpoint.load(E + "embedding_projection.weight", [D, c.hiddenSize]),
       eps: config.audio?.rmsNormEps ?? c.rmsNormEps,
     };
-    const tower = new AudioTower(decoder.backend, c, loadAudioTowerWeights(checkpoint, c));
+    const b = decoder.backend;
+    const tower = new AudioTower(b, c, loadAudioTowerWeights(checkpoint, c, (bytes) => b.weightStorage(bytes)));
     // The reference fills unused audio slots with the last id of the vocabulary, an audio hard token.
     const padding = decoder.embed(Int32Array.of(config.text.vocabSize - 1));
     return (this.loaded = { tower, embedder, padding });

@@ -1,7 +1,7 @@
 // The audio tower's weights (`model.audio_tower.*`), read by canonical name and checked against
 // audio_config. Matrices keep their stored dtype; norms and small vectors are float32.
 import type { Checkpoint } from "../../checkpoint/checkpoint.js";
-import type { Tensor } from "../../kernels/dtype.js";
+import { heapStorage, type Storage, type Tensor } from "../../kernels/dtype.js";
 import type { AudioConfig } from "./config.js";
 
 export interface FeedForwardWeights {
@@ -43,9 +43,10 @@ export interface AudioTowerWeights {
 
 const P = "model.audio_tower.";
 
-export function loadAudioTowerWeights(ck: Checkpoint, c: AudioConfig): AudioTowerWeights {
+/** Reads the tower; matrices go into `storage` (the backend's kernel memory), in their stored dtype. */
+export function loadAudioTowerWeights(ck: Checkpoint, c: AudioConfig, storage: Storage = heapStorage): AudioTowerWeights {
   const D = c.hiddenSize;
-  const mat = (name: string, shape: number[]) => ck.load(P + name, shape);
+  const mat = (name: string, shape: number[]) => ck.load(P + name, shape, undefined, storage);
   const vec = (name: string, n: number) => ck.loadF32(P + name, [n]);
   let freq = c.inputFeatSize;
   let inChannels = 1;
