@@ -18,6 +18,7 @@ import { convertToGGUF } from "../src/node/convert.js";
 import { NodeModelFiles } from "../src/node/fs.js";
 import { openGGUFModel } from "../src/node/gguf-files.js";
 import { loadModel } from "../src/node/load.js";
+import { cli } from "./cli-helpers.js";
 import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gemma3n-gguf-"));
@@ -328,5 +329,28 @@ describe("GGUF model errors", () => {
     await assert.rejects(loadModel(llama), /architecture is "llama3n", not "gemma3n"/);
     await assert.rejects(loadModel(write("nokeys.gguf", smallGGUF())), /metadata key "gemma3n\.block_count" is missing/);
     await assert.rejects(loadModel(write("iq.gguf", smallGGUF([], GGML_TYPE_ID.IQ2_XXS, 256))), /tensor "t\.a" has type IQ2_XXS, which is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1/);
+  });
+});
+
+describe("CLI with GGUF", () => {
+  test("convert warns about llama.cpp's constants; generate, logits, tokenize and info take the .gguf", () => {
+    const out = join(tmp, "cli.gguf");
+    const conv = cli(["convert", "--model", tinyModelDir, "--out", out, "--dtype", "f32"]);
+    assert.equal(conv.code, 0, conv.stderr);
+    assert.match(conv.stderr, /warning: llama\.cpp would misread this model: KV sharing starts at layer 5; llama\.cpp assumes layer 20/);
+    assert.match(conv.stderr, /wrote .*cli\.gguf: \d+ tensors/);
+    const args = ["--ids", "2,105,236,107", "--max-tokens", "4", "--greedy", "--json"];
+    const fromGGUF = cli(["generate", "--model", out, ...args]);
+    const fromDir = cli(["generate", "--model", tinyModelDir, ...args]);
+    assert.equal(fromGGUF.code, 0, fromGGUF.stderr);
+    assert.deepEqual(JSON.parse(fromGGUF.stdout).ids, JSON.parse(fromDir.stdout).ids);
+    const logits = cli(["logits", "--model", out, "--ids", "2,105", "--out", join(tmp, "l.npy")]);
+    assert.equal(logits.code, 0, logits.stderr);
+    assert.deepEqual(JSON.parse(cli(["tokenize", "--model", out, "--text", "Hello", "--json"]).stdout), JSON.parse(cli(["tokenize", "--model", tinyModelDir, "--text", "Hello", "--json"]).stdout));
+    assert.match(cli(["info", "--model", out]).stdout, /Gemma 3n, 10 layers, hidden 64/);
+    const bad = cli(["info", "--model", join(tmp, "llama.gguf")]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^gemma3n: .*architecture is "llama3n", not "gemma3n"/);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, "no stack trace");
   });
 });
