@@ -108,3 +108,10 @@ test("image errors from the CLI: one line, no stack", () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
 });
+
+test("gemma3n bench --images times the image path as vision_ms_per_image", () => {
+  const r = cli(["bench", "--model", tinyModelDir, "--images", "1", "--prompt", "4", "--gen", "1", "--runs", "1", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { vision_ms_per_image: number | null };
+  assert.ok(typeof result.vision_ms_per_image === "number" && result.vision_ms_per_image > 0, r.stdout);
+});

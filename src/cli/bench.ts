@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { InputError } from "../errors.js";
 import { DTYPES, type DType } from "../kernels/dtype.js";
 import { Gemma3n } from "../model/gemma3n.js";
+import type { VisionEncoder } from "../model/vision/encoder.js";
 import { syntheticCheckpoint } from "../model/synthetic-checkpoint.js";
 import type { SyntheticSize } from "../model/synthetic.js";
 import { loadModel } from "../node/load.js";
@@ -21,6 +22,7 @@ interface BenchFlags {
   prompt: number;
   gen: number;
   runs: number;
+  images: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -46,6 +48,14 @@ function run(model: Gemma3n, prompt: number, gen: number, seed: number): { prefi
   return { prefillS: (t1 - t0) / 1000, ttftS: (t2 - t0) / 1000, decodeS: (t3 - t2) / 1000 };
 }
 
+/** Milliseconds to turn a 768 × 768 image (raw pixels, so no file decoding) into soft-token embeddings. */
+async function imageMs(model: Gemma3n, seed: number): Promise<number> {
+  const data = Uint8Array.from({ length: 768 * 768 * 3 }, (_, i) => (Math.imul(i + seed, 2654435761) >>> 24) & 255);
+  const t0 = performance.now();
+  await model.mediaEncoder("image").encode({ data, width: 768, height: 768, channels: 3 });
+  return performance.now() - t0;
+}
+
 export function registerBench(program: Command): void {
   program
     .command("bench")
@@ -58,6 +68,7 @@ export function registerBench(program: Command): void {
     .option("--prompt <n>", "prompt tokens", intOption("--prompt", 1), 512)
     .option("--gen <n>", "decode steps", intOption("--gen", 0), 128)
     .option("--runs <n>", "timed runs (after one short warm-up)", intOption("--runs", 1), 3)
+    .option("--images <n>", "also time n images through the vision tower and embed_vision (minutes each on 2 cores)", intOption("--images", 0), 0)
     .option("--json", "print the result as JSON (the only format)")
     .action(async (f: BenchFlags) => {
       if ((f.model === undefined) === (f.synthetic === undefined)) throw new InputError("give exactly one of --model and --synthetic");
@@ -75,6 +86,9 @@ export function registerBench(program: Command): void {
         const loadS = (performance.now() - loadStart) / 1000;
         run(model, Math.min(8, f.prompt), Math.min(2, f.gen), 0);
         const runs = Array.from({ length: f.runs }, (_, k) => run(model, f.prompt, f.gen, k + 1));
+        const imageTimes: number[] = [];
+        if (f.images > 0) (model.mediaEncoder("image") as VisionEncoder).load();
+        for (let k = 0; k < f.images; k++) imageTimes.push(await imageMs(model, k));
         const backend = model.decoder.backend;
         writeJson({
           model: f.synthetic ? `synthetic-${f.synthetic}` : f.model,
@@ -90,6 +104,7 @@ export function registerBench(program: Command): void {
           ttft_ms: +median(runs.map((r) => r.ttftS * 1000)).toFixed(1),
           peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
           load_s: +loadS.toFixed(2),
+          vision_ms_per_image: imageTimes.length ? Math.round(median(imageTimes)) : null,
         });
       } finally {
         model.close();

@@ -1,4 +1,4 @@
-// A checkpoint with the real E2B/E4B text dimensions whose bytes are made up as they are read: random
+// A checkpoint with the real E2B/E4B text dimensions (and vision tower) whose bytes are made up as they are read: random
 // weights already in the dtype asked for (so quantized runs skip quantization), nothing on disk and
 // nothing held in memory beyond what the model loads — the per-layer-embedding table, like a real
 // one, is only ever read a row at a time. For speed and memory measurements (gemma3n bench).
@@ -9,6 +9,8 @@ import { Rng } from "../generate/sampler.js";
 import { canHold, DTYPE_BYTES, numel, toBF16, toF16, type DType } from "../kernels/dtype.js";
 import { parseModelConfig } from "./config.js";
 import { syntheticConfig, textTensorShapes, type SyntheticSize } from "./synthetic.js";
+import { parseVisionTowerConfig } from "./vision/config.js";
+import { visionTowerShapes } from "./vision/tower.js";
 
 const POOL_BYTES = 1 << 20;
 /** Weights ~ N(0, 0.03²), as in the released models' projections. */
@@ -58,8 +60,9 @@ function pool(dtype: DType | "ones", rng: Rng): Uint8Array {
 }
 
 /**
- * The text model of `size` with matrices in `dtype` (those whose rows are not whole blocks, and the
- * per-layer-embedding table, in bf16 as released) and float32 vectors (norm weights are ones).
+ * The text model of `size` and the vision tower, with matrices in `dtype` (those whose rows are not
+ * whole blocks — convolutions among them — and the per-layer-embedding table, in bf16 as released)
+ * and float32 vectors (norm weights are ones).
  */
 export function syntheticCheckpoint(size: SyntheticSize, dtype: DType, seed = 1): Checkpoint {
   const raw = syntheticConfig(size);
@@ -67,7 +70,8 @@ export function syntheticCheckpoint(size: SyntheticSize, dtype: DType, seed = 1)
   const pools = new Map<DType | "ones", Uint8Array>();
   const poolOf = (d: DType | "ones") => pools.get(d) ?? pools.set(d, pool(d, rng)).get(d)!;
   const location = `synthetic ${size} (${dtype})`;
-  const entries: TensorEntry[] = textTensorShapes(raw).map(({ name, shape }) => {
+  const shapes = [...textTensorShapes(raw), ...visionTowerShapes(parseVisionTowerConfig(raw.vision_config as Record<string, unknown>))];
+  const entries: TensorEntry[] = shapes.map(({ name, shape }) => {
     const vector = shape.length === 1;
     const table = name.endsWith("embed_tokens_per_layer.weight");
     const d: DType = vector ? "f32" : table || !canHold(dtype, shape) ? (dtype === "f32" ? "f32" : "bf16") : dtype;

@@ -22,8 +22,8 @@ export class VisionEncoder implements MediaEncoder {
     return this.model.decoder.backend;
   }
 
-  /** The tower and embedder, read from the checkpoint on first use. */
-  private load(): { tower: VisionTower; embedder: SoftEmbedder } {
+  /** The tower and embedder, read from the checkpoint on first use (or ahead of it: benchmarks). */
+  load(): { tower: VisionTower; embedder: SoftEmbedder } {
     if (this.loaded) return this.loaded;
     const { config, checkpoint } = this.model;
     const towerConfig = parseVisionTowerConfig(config.raw.vision_config as Record<string, unknown> | undefined);

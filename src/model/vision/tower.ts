@@ -59,6 +59,17 @@ export function loadVisionTower(src: WeightSource, cfg: VisionTowerConfig): Visi
   };
 }
 
+/** Every tower tensor's name and shape under this architecture (for synthetic checkpoints). */
+export function visionTowerShapes(cfg: VisionTowerConfig): { name: string; shape: number[] }[] {
+  const shapes: { name: string; shape: number[] }[] = [];
+  const record = (name: string, shape?: readonly number[]) => {
+    shapes.push({ name, shape: [...shape!] });
+    return new Float32Array(0);
+  };
+  loadVisionTower({ has: () => true, loadF32: record, load: (name, shape) => ({ dtype: "f32", shape: shape!, data: record(name, shape) }) }, cfg);
+  return shapes;
+}
+
 function runBlock(b: Backend, x: FeatureMap, block: Block): FeatureMap {
   switch (block.type) {
     case "er": return edgeResidual(b, x, block.w);
