@@ -8,6 +8,7 @@ import type { KeyValues } from "../src/kernels/backend.js";
 import { convertTensor, QBLOCK, widen, type DType, type Tensor } from "../src/kernels/dtype.js";
 import { ReferenceBackend } from "../src/kernels/reference.js";
 import type { WasmBackend } from "../src/kernels/wasm/backend.js";
+import { LayerCache } from "../src/model/text/kv-cache.js";
 import { createWasmBackend } from "../src/node/wasm-backend.js";
 
 const ref = new ReferenceBackend();
@@ -152,4 +153,29 @@ test("RMSNorm, softcap and gelu(gate)·up agree with the reference, tails includ
       close(g, h, `${name} geluMul n=${n}`, 1e-5);
     }
   }
+});
+
+test("attention over a KV cache that grows, slides and rewinds: the backend's mirror of it stays exact", () => {
+  const [b] = builds[1]!;
+  const heads = 4;
+  const headDim = 8;
+  const cache = new LayerCache(2 * headDim, 6);
+  const shape = { numHeads: heads, numKvHeads: 2, headDim, scale: 1, window: 6 };
+  let position = 0;
+  const step = (tokens: number) => {
+    const positions = Int32Array.from({ length: tokens }, (_, t) => position + t);
+    cache.append(random(tokens * 2 * headDim), random(tokens * 2 * headDim), positions);
+    const q = random(tokens * heads * headDim);
+    const got = b.attention(q, positions, cache, shape);
+    const expected = ref.attention(q, positions, cache, shape);
+    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - expected[i]!) < 1e-5, `at position ${position}, element ${i}`);
+    position += tokens;
+    cache.trim();
+  };
+  step(5);
+  for (let i = 0; i < 20; i++) step(1); // grows past 2 × window, then trims
+  cache.truncate(position - 3);
+  position -= 3;
+  step(2);
+  step(1);
 });

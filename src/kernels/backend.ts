@@ -9,6 +9,8 @@ export interface KeyValues {
   values: Float32Array; // [n, kvHeads·headDim]
   positions: Int32Array; // [n]
   length: number; // n
+  /** Changes whenever entries below `length` change other than by appending (backends may mirror the cache). */
+  version?: number;
 }
 
 export interface AttentionShape {

@@ -20,22 +20,57 @@ const THREADED_MIN_WORK = 1 << 16;
 
 const MATMUL: Record<Tensor["dtype"], OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16", q8_0: "matmulQ8", q4_0: "matmulQ4" };
 
+const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
+
 class KernelMemory {
   readonly buffer: SharedArrayBuffer;
   top = RESERVED;
+  /** Released areas, sorted by offset, neighbours merged (first fit: few, long-lived areas). */
+  private readonly free: { at: number; bytes: number }[] = [];
   constructor(readonly memory: WebAssembly.Memory, readonly index: number) {
     this.buffer = memory.buffer as unknown as SharedArrayBuffer;
   }
-  /** Offset of `bytes` fresh bytes, or undefined when the memory is full. */
+  /** Offset of `bytes` bytes, or undefined when the memory is full. */
   alloc(bytes: number): number | undefined {
-    const at = Math.ceil(this.top / ALIGN) * ALIGN;
-    if (at + bytes > this.buffer.byteLength) return undefined;
-    this.top = at + bytes;
+    const size = aligned(bytes);
+    const i = this.free.findIndex((f) => f.bytes >= size);
+    if (i >= 0) {
+      const f = this.free[i]!;
+      const at = f.at;
+      if (f.bytes === size) this.free.splice(i, 1);
+      else Object.assign(f, { at: f.at + size, bytes: f.bytes - size });
+      return at;
+    }
+    if (this.top + size > this.buffer.byteLength) return undefined;
+    const at = this.top;
+    this.top += size;
     return at;
+  }
+  release(at: number, bytes: number): void {
+    const size = aligned(bytes);
+    let i = this.free.findIndex((f) => f.at > at);
+    if (i < 0) i = this.free.length;
+    this.free.splice(i, 0, { at, bytes: size });
+    for (const k of [i, i - 1]) {
+      const a = this.free[k];
+      const b = this.free[k + 1];
+      if (a && b && a.at + a.bytes === b.at) {
+        a.bytes += b.bytes;
+        this.free.splice(k + 1, 1);
+      }
+    }
   }
   f32(offset: number, length: number): Float32Array {
     return new Float32Array(this.buffer, offset, length);
   }
+}
+
+/** A copy of a KV cache in the work memory, extended as the cache grows (KeyValues.version says when it must be redone). */
+interface Mirror {
+  version: number;
+  length: number;
+  capacity: number;
+  at: number; // keys [capacity, width], then values, then positions
 }
 
 interface Located {
@@ -52,6 +87,8 @@ export class WasmBackend extends ReferenceBackend {
   private workScratch = { offset: 0, bytes: 0 };
   private readonly copies = new WeakMap<Tensor, Located>();
   private readonly vectors = new WeakMap<Float32Array, number>();
+  private readonly mirrors = new WeakMap<KeyValues, Mirror>();
+  private readonly released = new FinalizationRegistry<{ at: number; bytes: number }>(({ at, bytes }) => this.work.release(at, bytes));
   private readonly quantizedRowBytes: (cols: number) => number;
 
   constructor(module: WebAssembly.Module, workers: KernelWorkers | undefined, readonly relaxed: boolean) {
@@ -138,15 +175,8 @@ export class WasmBackend extends ReferenceBackend {
     const n = kv.length;
     const kvWidth = s.numKvHeads * s.headDim;
     const items = positions.length * s.numHeads;
-    const [qAt, qPosAt, kAt, vAt, kPosAt, outAt, scoresAt] = this.stage([
-      q,
-      positions,
-      kv.keys.subarray(0, n * kvWidth),
-      kv.values.subarray(0, n * kvWidth),
-      kv.positions.subarray(0, n),
-      q.length,
-      this.threads * n,
-    ]) as [number, number, number, number, number, number, number];
+    const [kAt, vAt, kPosAt] = this.mirror(kv, kvWidth);
+    const [qAt, qPosAt, outAt, scoresAt] = this.stage([q, positions, q.length, this.threads * n]) as [number, number, number, number];
     this.dispatcher.run(
       {
         op: "attention",
@@ -193,6 +223,39 @@ export class WasmBackend extends ReferenceBackend {
     });
   }
 
+  /** Offsets of keys, values and positions of a KV cache mirrored in the work memory, brought up to date. */
+  private mirror(kv: KeyValues, width: number): [number, number, number] {
+    let m = this.mirrors.get(kv);
+    const n = kv.length;
+    if (m && (m.version !== kv.version || kv.version === undefined || m.capacity < n)) {
+      if (m.capacity < n) {
+        this.released.unregister(m);
+        this.work.release(m.at, m.capacity * (2 * width + 1) * 4);
+        m = undefined;
+      } else m.length = 0;
+    }
+    if (!m) {
+      const capacity = Math.max(64, 2 * n);
+      const bytes = capacity * (2 * width + 1) * 4;
+      const at = this.work.alloc(bytes);
+      if (at === undefined) throw new RangeError("the work memory is full: too many or too long KV caches");
+      m = { version: kv.version ?? 0, length: 0, capacity, at };
+      this.mirrors.set(kv, m);
+      this.released.register(kv, { at, bytes }, m);
+    }
+    const kAt = m.at;
+    const vAt = kAt + m.capacity * width * 4;
+    const pAt = vAt + m.capacity * width * 4;
+    if (m.length < n) {
+      this.work.f32(kAt + m.length * width * 4, (n - m.length) * width).set(kv.keys.subarray(m.length * width, n * width));
+      this.work.f32(vAt + m.length * width * 4, (n - m.length) * width).set(kv.values.subarray(m.length * width, n * width));
+      new Int32Array(this.work.buffer, pAt + m.length * 4, n - m.length).set(kv.positions.subarray(m.length, n));
+    }
+    m.length = n;
+    m.version = kv.version ?? 0;
+    return [kAt, vAt, pAt];
+  }
+
   /** A long-lived vector (a norm weight) copied into the work memory once. */
   private resident(v: Float32Array): number {
     let at = this.vectors.get(v);
@@ -205,12 +268,13 @@ export class WasmBackend extends ReferenceBackend {
     return at;
   }
 
-  /** Scratch bytes in the work memory, grown (and the old area abandoned) when a call needs more. */
+  /** Scratch bytes in the work memory, grown (the old area released) when a call needs more. */
   private workArea(bytes: number): number {
     if (bytes > this.workScratch.bytes) {
       const size = Math.max(bytes, 2 * this.workScratch.bytes, 1 << 20);
+      if (this.workScratch.bytes > 0) this.work.release(this.workScratch.offset, this.workScratch.bytes);
       const offset = this.work.alloc(size);
-      if (offset === undefined) throw new RangeError(`attention needs ${bytes} bytes of scratch, more than a WebAssembly memory holds`);
+      if (offset === undefined) throw new RangeError(`an op needs ${bytes} bytes of scratch, more than a WebAssembly memory holds`);
       this.workScratch = { offset, bytes: size };
     }
     return this.workScratch.offset;

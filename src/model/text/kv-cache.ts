@@ -8,6 +8,7 @@ export class LayerCache implements KeyValues {
   values: Float32Array;
   positions: Int32Array;
   length = 0;
+  version = 0;
   constructor(private readonly width: number, private readonly window: number) {
     this.keys = new Float32Array(width * 16);
     this.values = new Float32Array(width * 16);
@@ -27,6 +28,7 @@ export class LayerCache implements KeyValues {
   trim(): void {
     if (this.window === 0 || this.length <= 2 * this.window) return;
     const drop = this.length - this.window;
+    this.version++;
     this.keys.copyWithin(0, drop * this.width, this.length * this.width);
     this.values.copyWithin(0, drop * this.width, this.length * this.width);
     this.positions.copyWithin(0, drop, this.length);
@@ -41,6 +43,7 @@ export class LayerCache implements KeyValues {
 
   /** Drops the entries at `position` and after. */
   truncate(position: number): void {
+    this.version++;
     while (this.length > 0 && this.positions[this.length - 1]! >= position) this.length--;
   }
 
