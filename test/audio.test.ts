@@ -14,7 +14,7 @@ import { audioToPcm16k } from "../src/model/audio/input.js";
 import { AudioEncoder } from "../src/model/audio/media-encoder.js";
 import { resample } from "../src/model/audio/resample.js";
 import { decodeWav } from "../src/model/audio/wav.js";
-import { loadAudioTowerWeights } from "../src/model/audio/weights.js";
+import { audioTowerShapes, loadAudioTowerWeights } from "../src/model/audio/weights.js";
 import { golden, maxAbsDiff } from "./golden.js";
 import { wav } from "./audio-helpers.js";
 import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
@@ -199,4 +199,11 @@ test("a bad audio_config is a ConfigError naming the field", () => {
   fails({ ...audioConfig, conf_num_attention_heads: 5 }, /hidden_size \(32\) must be a multiple of conf_num_attention_heads \(5\)/);
   fails({ ...audioConfig, sscp_conv_kernel_size: [[3, 3]] }, /audio_config\.sscp_conv_kernel_size must list 2 entries/);
   fails({ ...audioConfig, conf_num_hidden_layers: 0 }, /"conf_num_hidden_layers" must be an integer ≥ 1/);
+});
+
+test("the default audio_config (E2B's) gives the released tower inventory: 269 tensors, 681,348,640 parameters", () => {
+  const shapes = audioTowerShapes(parseAudioConfig({ ...model.config, raw: { audio_config: {} } }));
+  assert.equal(shapes.length, 269);
+  assert.equal(shapes.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0), 681348640);
+  assert.deepEqual(shapes.find((s) => s.name.endsWith("input_proj_linear.weight"))!.shape, [1536, 1024]);
 });

@@ -44,7 +44,7 @@ export interface AudioTowerWeights {
 const P = "model.audio_tower.";
 
 /** Reads the tower; matrices go into `storage` (the backend's kernel memory), in their stored dtype. */
-export function loadAudioTowerWeights(ck: Checkpoint, c: AudioConfig, storage: Storage = heapStorage): AudioTowerWeights {
+export function loadAudioTowerWeights(ck: Pick<Checkpoint, "load" | "loadF32">, c: AudioConfig, storage: Storage = heapStorage): AudioTowerWeights {
   const D = c.hiddenSize;
   const mat = (name: string, shape: number[]) => ck.load(P + name, shape, undefined, storage);
   const vec = (name: string, n: number) => ck.loadF32(P + name, [n]);
@@ -89,4 +89,15 @@ export function loadAudioTowerWeights(ck: Checkpoint, c: AudioConfig, storage: S
     };
   });
   return { sscp, inputProjection: mat("subsample_conv_projection.input_proj_linear.weight", [D, freq * inChannels]), layers };
+}
+
+/** Every tower tensor's name and shape under this config (for synthetic checkpoints). */
+export function audioTowerShapes(c: AudioConfig): { name: string; shape: number[] }[] {
+  const shapes: { name: string; shape: number[] }[] = [];
+  const record = (name: string, shape?: readonly number[]) => {
+    shapes.push({ name, shape: [...shape!] });
+    return new Float32Array(0);
+  };
+  loadAudioTowerWeights({ loadF32: record, load: (name, shape) => ({ dtype: "f32", shape: shape!, data: record(name, shape) }) }, c);
+  return shapes;
 }
