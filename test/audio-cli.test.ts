@@ -57,3 +57,11 @@ test("audio flags: missing, non-audio and mismatched files are one-line errors",
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   }
 });
+
+test("gemma3n bench --audio times the audio path as audio_rtf", () => {
+  const r = cli(["bench", "--model", M, "--audio", "2", "--prompt", "4", "--gen", "1", "--runs", "1", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout) as { audio_seconds: number | null; audio_rtf: number | null };
+  assert.equal(result.audio_seconds, 2);
+  assert.ok(typeof result.audio_rtf === "number" && result.audio_rtf > 0, r.stdout);
+});

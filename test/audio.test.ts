@@ -19,6 +19,7 @@ import { golden, maxAbsDiff } from "./golden.js";
 import { wav } from "./audio-helpers.js";
 import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
 import { parseNpy } from "../src/io/npy.js";
+import { syntheticCheckpoint } from "../src/model/synthetic-checkpoint.js";
 
 const b = new ReferenceBackend();
 const wavBytes = new Uint8Array(readFileSync(fixture("hf-tiny", "audio", "audio.wav")));
@@ -206,4 +207,11 @@ test("the default audio_config (E2B's) gives the released tower inventory: 269 t
   assert.equal(shapes.length, 269);
   assert.equal(shapes.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0), 681348640);
   assert.deepEqual(shapes.find((s) => s.name.endsWith("input_proj_linear.weight"))!.shape, [1536, 1024]);
+});
+
+test("synthetic E2B checkpoints carry the audio tower in bf16 (as released), whatever the text dtype", () => {
+  const ck = syntheticCheckpoint("e2b", "q4_0");
+  const up = ck.entry("model.audio_tower.conformer.11.ffw_layer_start.ffw_layer_1.weight");
+  assert.deepEqual([up.dtype, ...up.shape], ["bf16", 6144, 1536]);
+  assert.equal(ck.entry("model.audio_tower.conformer.0.attention.attn.per_dim_scale").dtype, "f32");
 });

@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { InputError } from "../errors.js";
 import { DTYPES, type DType } from "../kernels/dtype.js";
 import { Gemma3n } from "../model/gemma3n.js";
+import type { AudioEncoder } from "../model/audio/media-encoder.js";
 import type { VisionEncoder } from "../model/vision/encoder.js";
 import { syntheticCheckpoint } from "../model/synthetic-checkpoint.js";
 import type { SyntheticSize } from "../model/synthetic.js";
@@ -23,6 +24,7 @@ interface BenchFlags {
   gen: number;
   runs: number;
   images: number;
+  audio: number;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -56,6 +58,14 @@ async function imageMs(model: Gemma3n, seed: number): Promise<number> {
   return performance.now() - t0;
 }
 
+/** Seconds to turn `seconds` of 16 kHz audio into soft-token embeddings (log-mel features, audio tower, embed_audio). */
+async function audioS(model: Gemma3n, seconds: number): Promise<number> {
+  const pcm = Float32Array.from({ length: seconds * 16000 }, (_, i) => 0.3 * Math.sin(i * 0.05) + 0.05 * Math.sin(i * 1.7));
+  const t0 = performance.now();
+  await model.mediaEncoder("audio").encode({ pcm, sampleRate: 16000 });
+  return (performance.now() - t0) / 1000;
+}
+
 export function registerBench(program: Command): void {
   program
     .command("bench")
@@ -69,6 +79,7 @@ export function registerBench(program: Command): void {
     .option("--gen <n>", "decode steps", intOption("--gen", 0), 128)
     .option("--runs <n>", "timed runs (after one short warm-up)", intOption("--runs", 1), 3)
     .option("--images <n>", "also time n images through the vision tower and embed_vision (minutes each on 2 cores)", intOption("--images", 0), 0)
+    .option("--audio <seconds>", "also time a clip of this many seconds through the log-mel features, audio tower and embed_audio (audio_rtf; minutes on 2 cores for 30 s)", intOption("--audio", 0), 0)
     .option("--json", "print the result as JSON (the only format)")
     .action(async (f: BenchFlags) => {
       if ((f.model === undefined) === (f.synthetic === undefined)) throw new InputError("give exactly one of --model and --synthetic");
@@ -89,6 +100,8 @@ export function registerBench(program: Command): void {
         const imageTimes: number[] = [];
         if (f.images > 0) (model.mediaEncoder("image") as VisionEncoder).load();
         for (let k = 0; k < f.images; k++) imageTimes.push(await imageMs(model, k));
+        if (f.audio > 0) (model.mediaEncoder("audio") as AudioEncoder).load();
+        const audioRtf = f.audio > 0 ? (await audioS(model, f.audio)) / f.audio : null;
         const backend = model.decoder.backend;
         writeJson({
           model: f.synthetic ? `synthetic-${f.synthetic}` : f.model,
@@ -105,6 +118,8 @@ export function registerBench(program: Command): void {
           peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
           load_s: +loadS.toFixed(2),
           vision_ms_per_image: imageTimes.length ? Math.round(median(imageTimes)) : null,
+          audio_seconds: f.audio || null,
+          audio_rtf: audioRtf === null ? null : +audioRtf.toFixed(3),
         });
       } finally {
         model.close();

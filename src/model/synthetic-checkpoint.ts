@@ -1,4 +1,4 @@
-// A checkpoint with the real E2B/E4B text dimensions (and vision tower) whose bytes are made up as they are read: random
+// A checkpoint with the real E2B/E4B text dimensions (and vision and audio towers) whose bytes are made up as they are read: random
 // weights already in the dtype asked for (so quantized runs skip quantization), nothing on disk and
 // nothing held in memory beyond what the model loads — the per-layer-embedding table, like a real
 // one, is only ever read a row at a time. For speed and memory measurements (gemma3n bench).
@@ -7,6 +7,8 @@ import type { TensorEntry } from "../checkpoint/safetensors.js";
 import type { RandomAccessFile } from "../io/random-access.js";
 import { Rng } from "../generate/sampler.js";
 import { canHold, DTYPE_BYTES, numel, toBF16, toF16, type DType } from "../kernels/dtype.js";
+import { parseAudioConfig } from "./audio/config.js";
+import { audioTowerShapes } from "./audio/weights.js";
 import { parseModelConfig } from "./config.js";
 import { syntheticConfig, textTensorShapes, type SyntheticSize } from "./synthetic.js";
 import { parseVisionTowerConfig } from "./vision/config.js";
@@ -60,8 +62,9 @@ function pool(dtype: DType | "ones", rng: Rng): Uint8Array {
 }
 
 /**
- * The text model of `size` and the vision tower, with matrices in `dtype` (those whose rows are not
- * whole blocks — convolutions among them — and the per-layer-embedding table, in bf16 as released)
+ * The text model of `size` and the vision and audio towers, with matrices in `dtype` (those whose rows
+ * are not whole blocks — convolutions among them — the per-layer-embedding table and the audio tower
+ * in bf16 as released)
  * and float32 vectors (norm weights are ones).
  */
 export function syntheticCheckpoint(size: SyntheticSize, dtype: DType, seed = 1): Checkpoint {
@@ -70,14 +73,20 @@ export function syntheticCheckpoint(size: SyntheticSize, dtype: DType, seed = 1)
   const pools = new Map<DType | "ones", Uint8Array>();
   const poolOf = (d: DType | "ones") => pools.get(d) ?? pools.set(d, pool(d, rng)).get(d)!;
   const location = `synthetic ${size} (${dtype})`;
-  const shapes = [...textTensorShapes(raw), ...visionTowerShapes(parseVisionTowerConfig(raw.vision_config as Record<string, unknown>))];
+  const config = parseModelConfig(raw, location);
+  const shapes = [
+    ...textTensorShapes(raw),
+    ...visionTowerShapes(parseVisionTowerConfig(raw.vision_config as Record<string, unknown>)),
+    ...audioTowerShapes(parseAudioConfig(config)),
+  ];
   const entries: TensorEntry[] = shapes.map(({ name, shape }) => {
     const vector = shape.length === 1;
-    const table = name.endsWith("embed_tokens_per_layer.weight");
-    const d: DType = vector ? "f32" : table || !canHold(dtype, shape) ? (dtype === "f32" ? "f32" : "bf16") : dtype;
+    // The audio tower is used as stored (bf16 in the released checkpoints), whatever --dtype says.
+    const asReleased = name.endsWith("embed_tokens_per_layer.weight") || name.startsWith("model.audio_tower.");
+    const d: DType = vector ? "f32" : asReleased || !canHold(dtype, shape) ? (dtype === "f32" ? "f32" : "bf16") : dtype;
     const byteLength = numel(shape) * DTYPE_BYTES[d];
     const file = new SyntheticFile(`${location}: ${name}`, byteLength, d, poolOf(vector ? "ones" : d));
     return { name, dtype: d, shape, file, offset: 0, byteLength };
   });
-  return new Checkpoint(location, parseModelConfig(raw, location), entries, entries.map((e) => e.file));
+  return new Checkpoint(location, config, entries, entries.map((e) => e.file));
 }

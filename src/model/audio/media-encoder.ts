@@ -19,7 +19,8 @@ export class AudioEncoder implements MediaEncoder {
 
   constructor(private readonly model: Gemma3n, private readonly warn: (message: string) => void = (m) => console.warn(`gemma3n: warning: ${m}`)) {}
 
-  private load() {
+  /** Reads the tower from the checkpoint now (otherwise it is read on first use). */
+  load() {
     if (this.loaded) return this.loaded;
     const { checkpoint, config, decoder } = this.model;
     const c = parseAudioConfig(config);
