@@ -32,15 +32,19 @@ export async function serveTiny(api: Partial<OpenAIApiOptions> = {}, http: Serve
   return { model, api: openai, server, client, logs };
 }
 
-/** Resolves when `logs` gets a line matching `pattern` (or rejects after `ms`). */
-export async function logLine(logs: string[], pattern: RegExp, ms = 10_000): Promise<string> {
+/** Resolves when `ok()` holds (checked every 10 ms), or rejects with `describe()` after `ms`. */
+export async function until(ok: () => boolean, describe: () => string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
-  for (;;) {
-    const line = logs.find((l) => pattern.test(l));
-    if (line) return line;
-    if (Date.now() > end) throw new Error(`no log line matches ${pattern}; got:\n${logs.join("\n")}`);
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(describe());
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Resolves when `logs` gets a line matching `pattern`. */
+export async function logLine(logs: string[], pattern: RegExp): Promise<string> {
+  await until(() => logs.some((l) => pattern.test(l)), () => `no log line matches ${pattern}; got:\n${logs.join("\n")}`);
+  return logs.find((l) => pattern.test(l))!;
 }
 
 /** A PNG file of `width` × `height` gray pixels (or just its header, claiming that size). */

@@ -1,6 +1,7 @@
 // A bounded load test: 50 concurrent streaming requests, each with its own seed, against a server that
-// admits 32. Every request completes or is refused with 429/503; the completed ones equal the same
-// requests run one by one; memory returns to its baseline. Prints throughput and latency percentiles.
+// admits 32, plus 5 long ones whose clients hang up after two chunks. Every request completes or is
+// refused with 429/503 (the hung-up ones are cancelled); the completed ones equal the same requests
+// run one by one; memory returns to its baseline. Prints throughput and latency percentiles.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
@@ -8,7 +9,7 @@ import { runInNewContext } from "node:vm";
 import { APIError } from "openai";
 import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import type { ChatCompletionRequest } from "../src/api/types.js";
-import { serveTiny } from "./server-helpers.js";
+import { serveTiny, until } from "./server-helpers.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -22,6 +23,7 @@ const memory = () => {
 const REQUESTS = 50;
 const ADMITTED = 32;
 const MAX_TOKENS = 12;
+const HANG_UPS = 5;
 
 test(`${REQUESTS} concurrent streams: each completes as if alone or is refused with 429/503, and memory returns to baseline`, async (t) => {
   const s = await serveTiny({ maxConcurrency: ADMITTED });
@@ -39,6 +41,20 @@ test(`${REQUESTS} concurrent streams: each completes as if alone or is refused w
   for (let i = 0; i < REQUESTS; i++) alone.push((await s.api.createChatCompletion(request(i))).choices[0]!.message.content);
   const baseline = memory();
 
+  // Long requests whose clients leave after two chunks: their generations must stop and free their caches.
+  const hangUps = Array.from({ length: HANG_UPS }, async (_, i) => {
+    const controller = new AbortController();
+    try {
+      const params = { ...request(100 + i), max_tokens: 4000, stream: true } as unknown as ChatCompletionCreateParamsStreaming;
+      const stream = await s.client.chat.completions.create(params, { signal: controller.signal });
+      let chunks = 0;
+      for await (const _ of stream) if (++chunks === 2) controller.abort();
+      return "cancelled";
+    } catch (e) {
+      if (e instanceof APIError && e.status === 429) return "refused";
+      throw e;
+    }
+  });
   const t0 = performance.now();
   const outcomes = await Promise.all(
     Array.from({ length: REQUESTS }, async (_, i) => {
@@ -59,6 +75,9 @@ test(`${REQUESTS} concurrent streams: each completes as if alone or is refused w
     }),
   );
   const wall = performance.now() - t0;
+  const hungUp = (await Promise.all(hangUps)).filter((o) => o === "cancelled").length;
+  const cancelled = () => s.logs.filter((l) => /cancelled( by the client|: the caller stopped reading) after \d+ tokens/.test(l)).length;
+  await until(() => cancelled() === hungUp, () => `${cancelled()} cancellations logged for ${hungUp} hang-ups`);
 
   const done = outcomes.filter((o) => o.text !== undefined);
   const refused = outcomes.filter((o) => o.refused !== undefined);
@@ -81,6 +100,7 @@ test(`${REQUESTS} concurrent streams: each completes as if alone or is refused w
       tokens_per_s: +(((done.length * MAX_TOKENS) / wall) * 1000).toFixed(1),
       latency_p50_ms: +pct(50),
       latency_p99_ms: +pct(99),
+      cancelled_by_client: hungUp,
       memory_growth_kib: Math.round(grown / 1024),
     }),
   );
