@@ -7,6 +7,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import OpenAI, { APIError } from "openai";
 import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
+import { servedModelName } from "../src/cli/serve.js";
 import { cli } from "./cli-helpers.js";
 import { fixture, repoRoot, tinyModelDir } from "./helpers.js";
 
@@ -43,6 +44,7 @@ const long = (maxTokens: number) =>
 
 test("SIGTERM lets a running request finish within the grace period, then exits 0", async () => {
   const s = await serveCli("--shutdown-grace", "30");
+  assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/, "loopback by default");
   assert.deepEqual((await s.client.models.list()).data.map((m) => m.id), ["model"]);
   const stream = await s.client.chat.completions.create(long(40));
   let text = "";
@@ -71,6 +73,12 @@ test("SIGTERM cancels a request still running after the grace period with an err
   );
   assert.equal(await s.exited, 0);
   assert.match(s.stderr(), /cancelled: the server is shutting down after \d+ tokens/);
+});
+
+test("the served name is the repo id a model was loaded by, or its directory's name", () => {
+  assert.equal(servedModelName("google/gemma-3n-E2B-it"), "google/gemma-3n-E2B-it");
+  assert.equal(servedModelName(tinyModelDir), "model");
+  assert.equal(servedModelName(`${tinyModelDir}/`), "model");
 });
 
 test("serve refuses bad flags and a busy port with one line", async () => {
