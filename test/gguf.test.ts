@@ -10,9 +10,13 @@ import { readGGUFHeader, ggufHeaderBytes, GGUFType, GGML_TYPE_ID, type GGUFEntry
 import { BLOCK_DECODERS, encodeQ4_K } from "../src/checkpoint/ggml-quants.js";
 import { ggufTokenizerEntries, tokenizerFromGGUF } from "../src/checkpoint/gguf-tokenizer.js";
 import { openHFCheckpoint } from "../src/checkpoint/hf.js";
-import { CheckpointError } from "../src/errors.js";
+import { CheckpointError, Gemma3nError } from "../src/errors.js";
+import { openGGUFCheckpoint } from "../src/checkpoint/gguf-checkpoint.js";
+import { Rng } from "../src/generate/sampler.js";
 import { MemoryFile } from "../src/io/random-access.js";
 import { widen } from "../src/kernels/dtype.js";
+import { ChatTemplateError } from "../src/tokenizer/chat-template.js";
+import { TokenizerError } from "../src/tokenizer/errors.js";
 import { Gemma3n } from "../src/model/gemma3n.js";
 import { convertToGGUF } from "../src/node/convert.js";
 import { NodeModelFiles } from "../src/node/fs.js";
@@ -47,14 +51,8 @@ function smallGGUF(extra: GGUFEntry[] = [], type = GGML_TYPE_ID.F32!, ne0 = 32):
 }
 
 function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 describe("GGUF header", () => {
@@ -118,6 +116,32 @@ describe("GGUF header", () => {
     }
     assert.ok(accepted > 0 && accepted < 3000, `some mutations keep the file valid, most do not (${accepted})`);
     assert.ok(performance.now() - started < 20_000, "fuzzing 3000 headers is fast");
+  });
+});
+
+describe("GGUF model metadata fuzz", () => {
+  test("mutated headers of a converted model open (with their tokenizer) or fail with a one-line user error", () => {
+    const out = join(tmp, "fuzz-base.gguf");
+    convertToGGUF(tinyModelDir, out, { dtype: "f32" });
+    const base = new Uint8Array(readFileSync(out));
+    const headerEnd = readGGUFHeader(new MemoryFile("base", base)).dataOffset;
+    const rand = seededRandom(7);
+    let opened = 0;
+    for (let round = 0; round < 300; round++) {
+      const bytes = base.slice();
+      for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) bytes[Math.floor(rand() * headerEnd)] = Math.floor(rand() * 256);
+      try {
+        const { header, checkpoint } = openGGUFCheckpoint([new MemoryFile(`fuzz-${round}.gguf`, bytes)], `fuzz-${round}.gguf`);
+        checkpoint.close();
+        tokenizerFromGGUF(header.metadata, `fuzz-${round}.gguf`);
+        opened++;
+      } catch (e) {
+        // The user errors the CLI prints as one line.
+        assert.ok(e instanceof Gemma3nError || e instanceof ChatTemplateError || e instanceof TokenizerError, `round ${round}: ${(e as Error).stack}`);
+        assert.ok(!(e as Error).message.includes("\n"), `one-line message: ${(e as Error).message}`);
+      }
+    }
+    assert.ok(opened > 0, "mutations inside token strings keep the model loadable");
   });
 });
 

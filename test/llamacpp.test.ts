@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Rng } from "../src/generate/sampler.js";
 import { syntheticConfig, textTensorShapes } from "../src/model/synthetic.js";
 import { convertToGGUF } from "../src/node/convert.js";
 import { loadModel } from "../src/node/load.js";
@@ -41,11 +42,8 @@ function writeRandomCheckpoint(dir: string): void {
   delete config.audio_config;
   writeFileSync(join(dir, "config.json"), JSON.stringify(config));
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(tinyModelDir, f), join(dir, f));
-  let s = 12345;
-  const uniform = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const rng = new Rng(12345);
+  const uniform = () => rng.next() - 0.5;
   writeSafetensors(
     join(dir, "model.safetensors"),
     shapes.map(({ name, shape }) => ({

@@ -9,7 +9,7 @@ import { parseModelConfig, type ModelConfig } from "../model/config.js";
 import { normalQuantile } from "../model/text/mlp.js";
 import { Checkpoint } from "./checkpoint.js";
 import { BLOCK_DECODERS, type BlockDecoder } from "./ggml-quants.js";
-import { GGML_TYPES, ggmlTypeName, readGGUFHeader, type GGUFHeader, type GGUFTensorInfo, type GGUFValue } from "./gguf.js";
+import { GGML_TYPES, ggmlTypeName, quote, readGGUFHeader, type GGUFHeader, type GGUFTensorInfo, type GGUFValue } from "./gguf.js";
 import { canonicalFromGGUF, STACKED, TEXT_PREFIX } from "./gguf-names.js";
 import type { TensorEntry } from "./safetensors.js";
 
@@ -202,7 +202,7 @@ function entriesOf(t: GGUFTensorInfo, file: RandomAccessFile, where: string): Te
   if (!dtype) {
     const decode = BLOCK_DECODERS[typeName];
     if (!decode) {
-      throw new CheckpointError(`${where}: tensor "${t.name}" has type ${typeName}, which is not supported (supported: ${SUPPORTED_GGML_TYPES.join(", ")})`);
+      throw new CheckpointError(`${where}: tensor ${quote(t.name)} has type ${typeName}, which is not supported (supported: ${SUPPORTED_GGML_TYPES.join(", ")})`);
     }
     dtype = shape.length >= 2 && shape[shape.length - 1]! % 32 === 0 ? "q8_0" : "f32";
     source = new RepackedFile(file, t, decode, dtype, elements);

@@ -223,6 +223,11 @@ class Cursor {
 }
 
 // ignoreBOM: a token that starts with U+FEFF keeps it.
+/** A name from the file, for a one-line message (it may hold anything, newlines included). */
+export function quote(s: string): string {
+  return JSON.stringify(s.length > 80 ? s.slice(0, 80) + "…" : s);
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The shortest decimal that is the same float32 (a stored 1e-6 reads as 1e-6, not 9.99999997e-7). */
@@ -278,8 +283,8 @@ export function readGGUFHeader(file: RandomAccessFile): GGUFHeader {
   const types = new Map<string, GGUFType>();
   for (let i = 0; i < kvCount; i++) {
     const key = c.string(`metadata key #${i}`);
-    const type = c.u32(`type of "${key}"`);
-    metadata.set(key, readValue(c, type, `metadata "${key}"`, 0));
+    const type = c.u32(`type of ${quote(key)}`);
+    metadata.set(key, readValue(c, type, `metadata ${quote(key)}`, 0));
     types.set(key, type);
   }
   const alignValue = metadata.get("general.alignment") ?? DEFAULT_ALIGNMENT;
@@ -290,25 +295,25 @@ export function readGGUFHeader(file: RandomAccessFile): GGUFHeader {
   const infos: { name: string; ne: number[]; type: number; rel: number }[] = [];
   for (let i = 0; i < tensorCount; i++) {
     const name = c.string(`name of tensor #${i}`);
-    const nDims = c.u32(`dimension count of "${name}"`);
-    if (nDims < 1 || nDims > MAX_DIMS) c.fail(`tensor "${name}" has ${nDims} dimensions (1..${MAX_DIMS} allowed)`);
+    const nDims = c.u32(`dimension count of ${quote(name)}`);
+    if (nDims < 1 || nDims > MAX_DIMS) c.fail(`tensor ${quote(name)} has ${nDims} dimensions (1..${MAX_DIMS} allowed)`);
     const ne: number[] = [];
-    for (let d = 0; d < nDims; d++) ne.push(c.u64(`dimension ${d} of "${name}"`));
-    const type = c.u32(`type of "${name}"`);
-    const rel = c.u64(`data offset of "${name}"`);
+    for (let d = 0; d < nDims; d++) ne.push(c.u64(`dimension ${d} of ${quote(name)}`));
+    const type = c.u32(`type of ${quote(name)}`);
+    const rel = c.u64(`data offset of ${quote(name)}`);
     infos.push({ name, ne, type, rel });
   }
   const dataOffset = Math.ceil(c.pos / alignment) * alignment;
   const tensors = infos.map(({ name, ne, type, rel }): GGUFTensorInfo => {
     const info = GGML_TYPES.get(type);
-    if (!info) c.fail(`tensor "${name}" has unknown ggml type ${type}`);
-    if (ne[0]! % info.blockSize !== 0) c.fail(`tensor "${name}" (${info.name}) has a row of ${ne[0]} elements, not a multiple of its block size ${info.blockSize}`);
+    if (!info) c.fail(`tensor ${quote(name)} has unknown ggml type ${type}`);
+    if (ne[0]! % info.blockSize !== 0) c.fail(`tensor ${quote(name)} (${info.name}) has a row of ${ne[0]} elements, not a multiple of its block size ${info.blockSize}`);
     const elements = ne.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(elements)) c.fail(`tensor "${name}" has impossibly many elements`);
+    if (!Number.isSafeInteger(elements)) c.fail(`tensor ${quote(name)} has impossibly many elements`);
     const byteLength = (elements / info.blockSize) * info.blockBytes;
-    if (rel % alignment !== 0) c.fail(`tensor "${name}" data offset ${rel} is not aligned to ${alignment}`);
+    if (rel % alignment !== 0) c.fail(`tensor ${quote(name)} data offset ${rel} is not aligned to ${alignment}`);
     if (dataOffset + rel + byteLength > file.size) {
-      c.fail(`tensor "${name}" (${byteLength} bytes at ${dataOffset + rel}) runs past the end of the file (${file.size} bytes): the file is truncated`);
+      c.fail(`tensor ${quote(name)} (${byteLength} bytes at ${dataOffset + rel}) runs past the end of the file (${file.size} bytes): the file is truncated`);
     }
     return { name, ne, type, offset: dataOffset + rel, byteLength };
   });
