@@ -153,7 +153,8 @@ export function parseTextConfig(t: Fields): TextConfig {
     ? typeNames.map((s) => (s === "full_attention" ? "full" : "sliding"))
     : Array.from({ length: numLayers }, (_, i) => ((i + 1) % 5 === 0 ? "full" : "sliding"));
   const activationSparsity = t.list("activation_sparsity_pattern", numLayers, (x): x is number => isNum(x) && x >= 0 && x < 1, "numbers in [0, 1)") ??
-    Array.from({ length: numLayers }, (_, i) => (i < 10 ? 0.95 : 0));
+    // The reference's default: the first 10 layers sparse, but only in models deeper than 10 layers.
+    Array.from({ length: numLayers }, (_, i) => (numLayers > 10 && i < 10 ? 0.95 : 0));
   const numKvSharedLayers = t.int("num_kv_shared_layers", 15);
   if (numKvSharedLayers >= numLayers) {
     throw new ConfigError(`config.json: num_kv_shared_layers (${numKvSharedLayers}) must be smaller than num_hidden_layers (${numLayers})`);
