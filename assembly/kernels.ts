@@ -122,13 +122,13 @@ export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): 
   return halfToFloat4(h);
 }
 
-/** Row · quantized activation for GGUF blocks of `blockBytes` (18: Q4_0, 34: Q8_0). */
-@inline function dotQuantized(w: usize, qx: usize, nb: i32, blockBytes: usize): f32 {
+/** Row · quantized activation over blocks [b0, nb), GGUF blocks of `blockBytes` (18: Q4_0, 34: Q8_0). */
+@inline function dotQuantized(w: usize, qx: usize, nb: i32, b0: i32, blockBytes: usize): f32 {
   const scales = qx + <usize>nb * 32;
   const offsets = scales + <usize>nb * 4;
   const q4 = blockBytes == 18;
   let acc = f32x4.splat(0);
-  let b = 0;
+  let b = b0;
   for (; b + 4 <= nb; b += 4) {
     const wb = w + <usize>b * blockBytes;
     const xb = qx + <usize>b * 32;
@@ -151,6 +151,93 @@ export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): 
   return sum;
 }
 
+/** One token's share of a 4-block step whose weights are already unpacked (lo/hi: elements 0–15 / 16–31). */
+@inline function tokenStep(
+  x: usize, b: i32, nb: i32, q4: bool, dw: v128, acc: v128,
+  lo0: v128, hi0: v128, lo1: v128, hi1: v128, lo2: v128, hi2: v128, lo3: v128, hi3: v128,
+): v128 {
+  const xb = x + <usize>b * 32;
+  let s: v128;
+  if (q4) {
+    s = reduce4(
+      dotNibbles(v128.load(xb), lo0, v128.load(xb + 16), hi0), dotNibbles(v128.load(xb + 32), lo1, v128.load(xb + 48), hi1),
+      dotNibbles(v128.load(xb + 64), lo2, v128.load(xb + 80), hi2), dotNibbles(v128.load(xb + 96), lo3, v128.load(xb + 112), hi3),
+    );
+  } else {
+    s = reduce4(
+      i32x4.add(dotI8(lo0, v128.load(xb)), dotI8(hi0, v128.load(xb + 16))), i32x4.add(dotI8(lo1, v128.load(xb + 32)), dotI8(hi1, v128.load(xb + 48))),
+      i32x4.add(dotI8(lo2, v128.load(xb + 64)), dotI8(hi2, v128.load(xb + 80))), i32x4.add(dotI8(lo3, v128.load(xb + 96)), dotI8(hi3, v128.load(xb + 112))),
+    );
+  }
+  const scales = x + <usize>nb * 32;
+  let t = f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4));
+  if (q4) t = f32x4.sub(t, v128.load(scales + <usize>nb * 4 + <usize>b * 4));
+  return fma(dw, t, acc);
+}
+
+@inline function unpackLo(w: usize, q4: bool): v128 {
+  return q4 ? v128.and(v128.load(w + 2), i8x16.splat(15)) : v128.load(w + 2);
+}
+@inline function unpackHi(w: usize, q4: bool): v128 {
+  return q4 ? v128.and(i16x8.shr_u(v128.load(w + 2), 4), i8x16.splat(15)) : v128.load(w + 18);
+}
+
+/**
+ * Row · 4 tokens' quantized activations (rows `xStride` bytes apart), written to out[t·outStride]: the
+ * weights of each 4-block step are unpacked once and used 4 times, which is what prefill needs.
+ */
+@inline function dotQuantized4(w: usize, qx: usize, xStride: usize, nb: i32, blockBytes: usize, out: usize, outStride: usize): void {
+  const q4 = blockBytes == 18;
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  const x1 = qx + xStride;
+  const x2 = x1 + xStride;
+  const x3 = x2 + xStride;
+  let b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const wb = w + <usize>b * blockBytes;
+    const dw = scales4(wb, blockBytes);
+    const lo0 = unpackLo(wb, q4);
+    const hi0 = unpackHi(wb, q4);
+    const lo1 = unpackLo(wb + blockBytes, q4);
+    const hi1 = unpackHi(wb + blockBytes, q4);
+    const lo2 = unpackLo(wb + 2 * blockBytes, q4);
+    const hi2 = unpackHi(wb + 2 * blockBytes, q4);
+    const lo3 = unpackLo(wb + 3 * blockBytes, q4);
+    const hi3 = unpackHi(wb + 3 * blockBytes, q4);
+    a0 = tokenStep(qx, b, nb, q4, dw, a0, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+    a1 = tokenStep(x1, b, nb, q4, dw, a1, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+    a2 = tokenStep(x2, b, nb, q4, dw, a2, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+    a3 = tokenStep(x3, b, nb, q4, dw, a3, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+  }
+  store<f32>(out, hsum(a0) + dotQuantized(w, qx, nb, b, blockBytes));
+  store<f32>(out + outStride, hsum(a1) + dotQuantized(w, x1, nb, b, blockBytes));
+  store<f32>(out + 2 * outStride, hsum(a2) + dotQuantized(w, x2, nb, b, blockBytes));
+  store<f32>(out + 3 * outStride, hsum(a3) + dotQuantized(w, x3, nb, b, blockBytes));
+}
+
+@inline function matmulQuantized(blockBytes: usize, w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const xStride = <usize>quantizedRowBytes(cols);
+  const outStride = <usize>yStride * 4;
+  for (let tile = r0; tile < r1; tile += ROW_TILE) {
+    const end = min(tile + ROW_TILE, r1);
+    let t = 0;
+    for (; t + 4 <= tokens; t += 4) {
+      const x = qx + <usize>t * xStride;
+      const out = y + <usize>t * outStride;
+      for (let r = tile; r < end; r++) dotQuantized4(w + <usize>r * rowBytes, x, xStride, nb, blockBytes, out + <usize>r * 4, outStride);
+    }
+    for (; t < tokens; t++) {
+      const x = qx + <usize>t * xStride;
+      const out = y + <usize>t * outStride;
+      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, 0, blockBytes));
+    }
+  }
+}
+
 /**
  * Rows per tile of a many-token product: a tile of weights stays in L2 while every token's activation
  * row (a few KB, in L1) passes over it, so weights stream from memory once per product.
@@ -158,29 +245,11 @@ export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): 
 const ROW_TILE = 32;
 
 export function matmulQ4(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  const nb = cols >> 5;
-  const xStride = <usize>quantizedRowBytes(cols);
-  for (let tile = r0; tile < r1; tile += ROW_TILE) {
-    const end = min(tile + ROW_TILE, r1);
-    for (let t = 0; t < tokens; t++) {
-      const x = qx + <usize>t * xStride;
-      const out = y + <usize>t * <usize>yStride * 4;
-      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, 18));
-    }
-  }
+  matmulQuantized(18, w, rowBytes, qx, tokens, cols, y, yStride, r0, r1);
 }
 
 export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  const nb = cols >> 5;
-  const xStride = <usize>quantizedRowBytes(cols);
-  for (let tile = r0; tile < r1; tile += ROW_TILE) {
-    const end = min(tile + ROW_TILE, r1);
-    for (let t = 0; t < tokens; t++) {
-      const x = qx + <usize>t * xStride;
-      const out = y + <usize>t * <usize>yStride * 4;
-      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, 34));
-    }
-  }
+  matmulQuantized(34, w, rowBytes, qx, tokens, cols, y, yStride, r0, r1);
 }
 
 const F32: i32 = 0;
