@@ -2,10 +2,10 @@
 // (Gemma3NModel in convert_hf_to_gguf.py): its metadata keys, tensor names, stacked AltUp matrices,
 // embeddings kept (token_embd) or zero-padded (per_layer_token_embd) to the full vocabulary, no
 // lm_head. Vision and audio towers are not written (llama.cpp keeps them in a separate mmproj file).
-import { convertTensor, numel, toBF16, toF16, widen, type Tensor } from "../kernels/dtype.js";
+import { convertTensor, toBF16, toF16 } from "../kernels/dtype.js";
 import type { ModelConfig } from "../model/config.js";
 import { normalQuantile } from "../model/text/mlp.js";
-import type { Checkpoint } from "./checkpoint.js";
+import { DiskRows, type Checkpoint } from "./checkpoint.js";
 import { encodeQ4_K } from "./ggml-quants.js";
 import { GGML_TYPE_ID, GGML_TYPES, GGUFType, type GGUFEntry, type GGUFTensorSpec } from "./gguf.js";
 import { ggufFromCanonical, STACKED, TEXT_PREFIX } from "./gguf-names.js";
@@ -69,26 +69,19 @@ export function exportPlan(ck: Checkpoint, dtype: ExportDType): ExportTensor[] {
   return out;
 }
 
-/** The bytes of one output tensor, encoded in its ggml type. */
-export function exportBytes(ck: Checkpoint, t: ExportTensor): Uint8Array {
-  const parts = t.sources.map((s) => ck.load(s));
-  const n = parts.reduce((sum, p) => sum + numel(p.shape), 0);
-  const rowWidth = t.spec.ne[0]!;
-  const values = new Float32Array(n + t.padRows * rowWidth);
-  let at = 0;
-  for (const p of parts) {
-    widen(p as Tensor, 0, numel(p.shape), values.subarray(at));
-    at += numel(p.shape);
-  }
-  const type = GGML_TYPES.get(t.spec.type)!.name;
-  const rows = values.length / rowWidth;
+/** Elements per encoded chunk: big tensors (the 262400 × 2048 embedding) never sit in memory whole. */
+const CHUNK_ELEMENTS = 1 << 22;
+
+/** float32 values (whole rows) → bytes of a ggml type. */
+function encode(type: string, values: Float32Array, rowWidth: number): Uint8Array {
   switch (type) {
     case "F32":
-      return new Uint8Array(values.buffer);
+      return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     case "F16":
     case "BF16": {
       const round = type === "F16" ? toF16 : toBF16;
-      const half = Uint16Array.from(values, (v) => round(v));
+      const half = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) half[i] = round(values[i]!);
       return new Uint8Array(half.buffer);
     }
     case "Q4_K": {
@@ -97,10 +90,32 @@ export function exportBytes(ck: Checkpoint, t: ExportTensor): Uint8Array {
       return q;
     }
     default: {
-      const q = convertTensor({ dtype: "f32", shape: [rows, rowWidth], data: values }, type === "Q8_0" ? "q8_0" : "q4_0").data;
+      const q = convertTensor({ dtype: "f32", shape: [values.length / rowWidth, rowWidth], data: values }, type === "Q8_0" ? "q8_0" : "q4_0").data;
       return new Uint8Array(q.buffer, q.byteOffset, q.byteLength);
     }
   }
+}
+
+/** The bytes of one output tensor, encoded in its ggml type, in chunks of whole rows read from disk as needed. */
+export function* exportChunks(ck: Checkpoint, t: ExportTensor): Generator<Uint8Array> {
+  const type = GGML_TYPES.get(t.spec.type)!.name;
+  const rowWidth = t.spec.ne[0]!;
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / rowWidth));
+  for (const source of t.sources) {
+    const entry = ck.entry(source);
+    if (entry.shape.length < 2) {
+      yield encode(type, ck.loadF32(source), rowWidth);
+      continue;
+    }
+    const rows = new DiskRows(entry);
+    for (let r0 = 0; r0 < rows.rows; r0 += rowsPerChunk) {
+      const n = Math.min(rowsPerChunk, rows.rows - r0);
+      const values = new Float32Array(n * rowWidth);
+      for (let r = 0; r < n; r++) rows.read(r0 + r, values.subarray(r * rowWidth, (r + 1) * rowWidth));
+      yield encode(type, values, rowWidth);
+    }
+  }
+  for (let r0 = 0; r0 < t.padRows; r0 += rowsPerChunk) yield encode(type, new Float32Array(Math.min(rowsPerChunk, t.padRows - r0) * rowWidth), rowWidth);
 }
 
 /**

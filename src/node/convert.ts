@@ -4,7 +4,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { basename } from "node:path";
 import cliProgress from "cli-progress";
 import { ggufTokenizerEntries } from "../checkpoint/gguf-tokenizer.js";
-import { exportBytes, exportPlan, ggufModelEntries, llamaCppWarnings, type ExportDType } from "../checkpoint/gguf-export.js";
+import { exportChunks, exportPlan, ggufModelEntries, llamaCppWarnings, type ExportDType } from "../checkpoint/gguf-export.js";
 import { ggmlByteLength, ggufHeaderBytes } from "../checkpoint/gguf.js";
 import { openHFCheckpoint } from "../checkpoint/hf.js";
 import { CheckpointError, ConfigError } from "../errors.js";
@@ -62,12 +62,17 @@ export function convertToGGUF(modelDir: string, outPath: string, opts: ConvertOp
       writeSync(fd, header);
       written = header.length;
       for (const t of plan) {
-        const data = exportBytes(ck, t);
-        writeSync(fd, data);
-        const pad = (ALIGNMENT - (data.length % ALIGNMENT)) % ALIGNMENT;
+        let size = 0;
+        for (const chunk of exportChunks(ck, t)) {
+          writeSync(fd, chunk);
+          size += chunk.length;
+          bar?.update(Math.round((written + size - header.length) / 1e6), { tensor: t.spec.name });
+        }
+        const expected = ggmlByteLength(t.spec.type, t.spec.ne);
+        if (size !== expected) throw new Error(`${outPath}: tensor ${t.spec.name} produced ${size} bytes, expected ${expected}`);
+        const pad = (ALIGNMENT - (size % ALIGNMENT)) % ALIGNMENT;
         if (pad) writeSync(fd, new Uint8Array(pad));
-        written += data.length + pad;
-        bar?.update(Math.round((written - header.length) / 1e6), { tensor: t.spec.name });
+        written += size + pad;
       }
     } finally {
       closeSync(fd);
