@@ -7,7 +7,7 @@ import type { Backend } from "../src/kernels/backend.js";
 import { ReferenceBackend } from "../src/kernels/reference.js";
 import { loadModel } from "../src/node/load.js";
 import { createWasmBackend } from "../src/node/wasm-backend.js";
-import { golden, maxAbsDiff } from "./golden.js";
+import { cachedStepError, golden, maxAbsDiff } from "./golden.js";
 import { tinyModelDir } from "./helpers.js";
 
 const ids = Array.from(golden("hf-tiny", "text", "input_ids.npy").data);
@@ -22,14 +22,7 @@ for (const backend of backends) {
 
     const expected = Array.from(golden("hf-tiny", "text", "generated_ids.npy").data);
     const stepLogits = golden("hf-tiny", "text", "generation_step_logits.npy").data;
-    const V = model.config.text.vocabSize;
-    const cache = model.newCache();
-    let next = Int32Array.from(ids);
-    let stepErr = 0;
-    for (let i = 0; i < expected.length; i++) {
-      stepErr = Math.max(stepErr, maxAbsDiff(model.step(next, cache), stepLogits.subarray(i * V, (i + 1) * V)));
-      next = Int32Array.of(expected[i]!);
-    }
+    const stepErr = cachedStepError(model, ids, expected, stepLogits);
     assert.ok(stepErr < 2e-3, `step logits differ by ${stepErr}`);
     const reply = await model.complete({ ids }, { greedy: true, maxTokens: 20, ignoreEos: true });
     assert.deepEqual(reply.ids, expected);

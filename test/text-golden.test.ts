@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadModel } from "../src/node/load.js";
 import { perLayerInputs } from "../src/model/text/per-layer-inputs.js";
-import { golden, maxAbs, maxAbsDiff } from "./golden.js";
+import { cachedStepError, golden, maxAbs, maxAbsDiff } from "./golden.js";
 import { tinyModelDir } from "./helpers.js";
 
 const ids = Array.from(golden("hf-tiny", "text", "input_ids.npy").data);
@@ -53,16 +53,8 @@ test("cached greedy decoding reproduces the 20 reference tokens and their logits
   const model = await loadModel(tinyModelDir);
   const expected = Array.from(golden("hf-tiny", "text", "generated_ids.npy").data);
   const stepLogits = golden("hf-tiny", "text", "generation_step_logits.npy").data;
-  const V = model.config.text.vocabSize;
   // Drive the cache step by step to compare each step's logits too.
-  const cache = model.newCache();
-  let next = Int32Array.from(ids);
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const logits = model.step(next, cache);
-    worst = Math.max(worst, maxAbsDiff(logits, stepLogits.subarray(i * V, (i + 1) * V)));
-    next = Int32Array.of(expected[i]!);
-  }
+  const worst = cachedStepError(model, ids, expected, stepLogits);
   assert.ok(worst < 2e-3, `step logits differ by ${worst}`);
   // And through the public generation API.
   const stream = model.generate({ ids }, { greedy: true, maxTokens: 20, ignoreEos: true });
