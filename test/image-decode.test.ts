@@ -1,5 +1,5 @@
 // Image decoding and resizing against PIL (the reference's decoder and resize): PNG (RGBA, gray,
-// palette, 16-bit gray), JPEG (baseline, progressive 4:4:4, gray), WebP (lossy, lossless with alpha),
+// 1-bit, gray + alpha, palette, 16-bit gray), JPEG (baseline, progressive 4:4:4, gray), WebP (lossy, lossless with alpha),
 // EXIF orientations in all three containers, and the antialiased bilinear resize to 768 × 768, all
 // compared by SHA-256 of the 8-bit RGB bytes (test/fixtures/images/make.py made the expected values).
 // Then bad input: not an image, truncated files, zero and gigantic sizes, malformed raw pixels.

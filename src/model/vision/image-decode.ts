@@ -99,7 +99,22 @@ function decodePngRgb(bytes: Uint8Array): RgbImage {
   const png = decodePng(bytes, { checkCrc: true });
   const n = png.width * png.height;
   if (png.palette) return { data: toRgb(convertIndexedToRgb(png), n, png.palette[0]!.length, 8), width: png.width, height: png.height };
-  return { data: toRgb(png.data, n, png.channels, png.depth), width: png.width, height: png.height };
+  const samples = png.depth < 8 ? unpackGray(png.data, png.width, png.height, png.depth) : png.data;
+  return { data: toRgb(samples, n, png.channels, png.depth), width: png.width, height: png.height };
+}
+
+/** 1-, 2- and 4-bit gray samples, packed most significant first with each row starting on a byte. */
+function unpackGray(packed: ArrayLike<number>, width: number, height: number, depth: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  const rowBytes = Math.ceil((width * depth) / 8);
+  const mask = (1 << depth) - 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const bit = x * depth;
+      out[y * width + x] = (packed[y * rowBytes + (bit >> 3)]! >> (8 - depth - (bit & 7))) & mask;
+    }
+  }
+  return out;
 }
 
 async function decodeWasm(format: Exclude<ImageFormat, "png">, bytes: Uint8Array): Promise<RgbImage> {
@@ -119,7 +134,7 @@ function hasEndOfImage(bytes: Uint8Array): boolean {
 /**
  * PIL's convert("RGB"): gray is replicated, alpha dropped. 16-bit samples keep their high byte
  * (how PIL unpacks 16-bit RGB); 16-bit gray is clipped at 255, as PIL's I;16 → RGB conversion does.
- * Sub-byte gray PNG samples arrive unpacked and are scaled to 0…255.
+ * Sub-byte gray samples are scaled to 0…255.
  */
 function toRgb(src: ArrayLike<number>, pixels: number, channels: number, depth: number): Uint8Array {
   const out = new Uint8Array(pixels * 3);
