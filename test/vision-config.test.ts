@@ -80,5 +80,9 @@ test("unsupported vision configs are refused with the field named", () => {
   bad({ model_args: { block_args: [[{ block_type: "mqa", out_chs: 8, num_heads: 2, key_dim: 8, value_dim: 4 }]] } }, /key_dim and value_dim must be equal/);
   bad({ model_args: { msfa_indices: [7] } }, /msfa_indices must list feature indices/);
   bad({ hidden_size: 1024 }, /always emits 2048 channels/);
+  bad({ model_args: { pad_type: "" } }, /pad_type "" is not supported/);
+  bad({ model_args: { in_chans: 1 } }, /in_chans must be 3/);
+  assert.equal(parseVisionTowerConfig({ model_args: { stem_size: 20, fix_stem: true } }).stemSize, 20);
+  assert.equal(parseVisionTowerConfig({ model_args: { stem_size: 20, num_classes: 0 } }).stemSize, 24);
   assert.throws(() => parseVisionTowerConfig(undefined), /no vision_config/);
 });

@@ -140,7 +140,11 @@ function parseBlock(b: unknown, where: string): BlockSpec {
   throw new ConfigError(`${where}.block_type ${JSON.stringify(type)} is not supported (MobileNet-v5 uses "er", "uir" and "mqa")`);
 }
 
-const KNOWN_MODEL_ARGS = new Set(["block_args", "stem_size", "msfa_indices", "msfa_output_resolution", "drop_rate", "drop_path_rate", "layer_scale_init_value"]);
+/** timm kwargs this runtime reads; the others listed change nothing at inference (dropout, classifier head). */
+const KNOWN_MODEL_ARGS = new Set([
+  "block_args", "stem_size", "fix_stem", "msfa_indices", "msfa_output_resolution", "layer_scale_init_value", "pad_type", "in_chans",
+  "drop_rate", "drop_path_rate", "num_classes", "global_pool", "num_features",
+]);
 
 /** The tower of a config.json `vision_config` object. */
 export function parseVisionTowerConfig(vision: Json | undefined, where = "config.json vision_config"): VisionTowerConfig {
@@ -159,6 +163,8 @@ export function parseVisionTowerConfig(vision: Json | undefined, where = "config
   const stages = (rawStages as unknown[][]).map((stage, i) => stage.map((b, k) => parseBlock(b, `${where}.model_args.block_args[${i}][${k}]`)));
   const stem = args.stem_size ?? 64;
   if (!Number.isInteger(stem) || (stem as number) < 1) throw new ConfigError(`${where}.model_args.stem_size must be a positive integer`);
+  if ((args.pad_type ?? "same") !== "same") throw new ConfigError(`${where}.model_args.pad_type ${JSON.stringify(args.pad_type)} is not supported (mobilenetv5_300m_enc pads "same")`);
+  if ((args.in_chans ?? 3) !== 3) throw new ConfigError(`${where}.model_args.in_chans must be 3 (RGB)`);
   const features = stages.length + 1;
   const indices = (args.msfa_indices ?? [-2, -1]) as unknown;
   if (!Array.isArray(indices) || indices.length === 0 || !indices.every((i) => Number.isInteger(i) && i >= -features && i < features)) {
@@ -169,7 +175,7 @@ export function parseVisionTowerConfig(vision: Json | undefined, where = "config
   const hidden = vision.hidden_size ?? 2048;
   if (hidden !== 2048) throw new ConfigError(`${where}.hidden_size is ${JSON.stringify(hidden)}, but mobilenetv5_300m_enc always emits 2048 channels`);
   return {
-    stemSize: makeDivisible(stem as number),
+    stemSize: args.fix_stem === true ? (stem as number) : makeDivisible(stem as number),
     stages,
     msfaIndices: (indices as number[]).map((i) => (i < 0 ? features + i : i)),
     outputResolution: resolution as number,
