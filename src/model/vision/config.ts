@@ -142,7 +142,7 @@ function parseBlock(b: unknown, where: string): BlockSpec {
 
 /** timm kwargs this runtime reads; the others listed change nothing at inference (dropout, classifier head). */
 const KNOWN_MODEL_ARGS = new Set([
-  "block_args", "stem_size", "fix_stem", "msfa_indices", "msfa_output_resolution", "layer_scale_init_value", "pad_type", "in_chans",
+  "block_args", "stem_size", "fix_stem", "stem_bias", "msfa_indices", "msfa_output_resolution", "layer_scale_init_value", "pad_type", "in_chans",
   "drop_rate", "drop_path_rate", "num_classes", "global_pool", "num_features",
 ]);
 
