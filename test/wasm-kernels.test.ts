@@ -179,3 +179,19 @@ test("attention over a KV cache that grows, slides and rewinds: the backend's mi
   step(2);
   step(1);
 });
+
+test("weights spill into another WebAssembly memory when one is full (4 GB each)", () => {
+  const [b] = builds[0]!;
+  // Reserve most of a memory without touching it (no resident pages), then load a small matrix.
+  const filler = b.weightStorage(4_227_700_000); // leaves ~90 KB
+  const w = convertTensor({ dtype: "f32", shape: [256, 512], data: random(256 * 512) }, "q8_0", (n) => b.weightStorage(n)); // 139 KB
+  assert.notEqual(w.data.buffer, filler.buffer, "the matrix went to a new memory");
+  const x = random(3 * 512);
+  const got = b.matmul(x, 3, w);
+  const expected = ref.matmul(x, 3, w);
+  for (let i = 0; i < got.length; i++) {
+    const bound = activationRoundingBound(x.subarray(Math.floor(i / 256) * 512), w, i % 256, 512) * 1.01 + 1e-5;
+    assert.ok(Math.abs(got[i]! - expected[i]!) <= bound, `element ${i}: ${got[i]} vs ${expected[i]}`);
+  }
+  assert.throws(() => b.weightStorage(4_300_000_000), /does not fit in one WebAssembly memory/);
+});
