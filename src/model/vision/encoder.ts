@@ -9,6 +9,7 @@ import { mediaEncoderFactories, type MediaEncoder } from "../multimodal.js";
 import { parseVisionTowerConfig } from "./config.js";
 import { embedSoftTokens, type SoftEmbedder } from "./embedder.js";
 import { decodeImage } from "./image-decode.js";
+import type { WeightSource } from "./ops.js";
 import { pixelValues } from "./preprocess.js";
 import { loadVisionTower, VisionTower } from "./tower.js";
 
@@ -33,7 +34,14 @@ export class VisionEncoder implements MediaEncoder {
     }
     const hard = this.model.decoder.weights.hardTokens.find((h) => h.config.vocabOffset === config.vision?.vocabOffset);
     if (!hard) throw new ConfigError(`${checkpoint.location}: the checkpoint has no embed_vision weights`);
-    const weights = loadVisionTower(checkpoint, towerConfig);
+    // Convolution and projection weights go straight into the backend's kernel memory.
+    const b = this.backend;
+    const source: WeightSource = {
+      has: (name) => checkpoint.has(name),
+      loadF32: (name, shape) => checkpoint.loadF32(name, shape),
+      load: (name, shape) => checkpoint.load(name, shape, undefined, (bytes) => b.weightStorage(bytes)),
+    };
+    const weights = loadVisionTower(source, towerConfig);
     const softNorm = checkpoint.loadF32("model.embed_vision.soft_embedding_norm.weight", [hard.width]);
     this.loaded = { tower: new VisionTower(towerConfig, weights, this.backend), embedder: { softNorm, hard } };
     return this.loaded;
