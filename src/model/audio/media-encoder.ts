@@ -15,7 +15,7 @@ import { loadAudioTowerWeights } from "./weights.js";
 
 export class AudioEncoder implements MediaEncoder {
   readonly kind = "audio";
-  private loaded?: { tower: AudioTower; embedder: AudioEmbedderWeights; padding: Float32Array };
+  private loaded?: { tower: AudioTower; embedder: AudioEmbedderWeights; padding: Float32Array; slots: number };
 
   constructor(private readonly model: Gemma3n, private readonly warn: (message: string) => void = (m) => console.warn(`gemma3n: warning: ${m}`)) {}
 
@@ -24,6 +24,8 @@ export class AudioEncoder implements MediaEncoder {
     if (this.loaded) return this.loaded;
     const { checkpoint, config, decoder } = this.model;
     const c = parseAudioConfig(config);
+    const slots = config.audioSoftTokensPerImage;
+    if (slots === undefined) throw new ConfigError("config.json has no audio_soft_tokens_per_image: this model takes no audio");
     if (c.inputFeatSize !== MEL_BINS) {
       throw new ConfigError(`config.json: audio_config.input_feat_size is ${c.inputFeatSize}, but the feature extractor makes ${MEL_BINS} mel bins`);
     }
@@ -39,7 +41,7 @@ export class AudioEncoder implements MediaEncoder {
     const tower = new AudioTower(b, c, loadAudioTowerWeights(checkpoint, c, (bytes) => b.weightStorage(bytes)));
     // The reference fills unused audio slots with the last id of the vocabulary, an audio hard token.
     const padding = decoder.embed(Int32Array.of(config.text.vocabSize - 1));
-    return (this.loaded = { tower, embedder, padding });
+    return (this.loaded = { tower, embedder, padding, slots });
   }
 
   async encode(item: unknown): Promise<Float32Array> {
@@ -57,10 +59,9 @@ export class AudioEncoder implements MediaEncoder {
       }
       clips.push(pcm);
     }
-    const { tower, embedder, padding } = this.load();
+    const { tower, embedder, padding, slots } = this.load();
     const b = this.model.decoder.backend;
     const mel = logMelFeatures(b, clips);
-    const slots = this.model.config.audioSoftTokensPerImage!;
     const D = this.model.config.text.hiddenSize;
     return mel.features.map((features, i) => {
       const { hidden, padded } = tower.encode(features, mel.frames, mel.validFrames[i]!);
