@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import OpenAI, { APIError } from "openai";
 import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import { ApiError } from "../src/api/errors.js";
-import { base64, logLine, png, serveTiny, wav } from "./server-helpers.js";
+import type { ChatCompletion } from "../src/api/types.js";
+import { base64, logLine, png, serveTiny, until, wav } from "./server-helpers.js";
 
 const s = await serveTiny({ limits: { maxImagePixels: 1000 * 1000, maxAudioSeconds: 1, maxTokens: 5000 } }, { maxBodyBytes: 100 * 1024 });
 const user = (content: string) => [{ role: "user" as const, content }];
@@ -347,4 +348,35 @@ test("the queue is first come, first served; a request cancelled while waiting l
   await Promise.all([waiting[0], waiting[2]]);
   assert.deepEqual(order, [1, 3]);
   assert.deepEqual(q.stats, { running: 0, waiting: 0 });
+});
+
+test("close lets running and queued requests finish within the grace period, and cancels what is left after it", async () => {
+  const shutdownError = (e: unknown) => e instanceof ApiError && e.status === 503 && /shutting down/.test(e.message);
+  const long = (max: number) => ({ model: "hf-tiny", messages: user("On and on"), temperature: 0, max_tokens: max, ignore_eos: true, stream: true }) as const;
+  for (const grace of [30_000, 200]) {
+    const { api, logs } = await serveTiny();
+    const running = await api.createChatCompletion(long(grace > 1000 ? 30 : 4000));
+    // Its outcome is settled (and its error caught) whenever it comes.
+    const queued = api.createChatCompletion({ model: "hf-tiny", messages: user("Me next"), temperature: 0, max_tokens: 5, ignore_eos: true }).catch((e: unknown) => e);
+    await until(() => api.stats.waiting === 1, () => "the second request never queued");
+    // What the queued request had logged by the time close resolved.
+    const closed = api.close(grace).then(() => logs.filter((l) => /\+ 5 completion tokens|waiting for its turn/.test(l)));
+    await assert.rejects(api.createChatCompletion({ model: "hf-tiny", messages: user("Too late") }), shutdownError);
+    const drain = async () => {
+      let n = 0;
+      for await (const c of running) n += c.choices[0]?.delta.content === undefined ? 0 : 1;
+      return n;
+    };
+    if (grace > 1000) {
+      await drain();
+      assert.equal(((await queued) as ChatCompletion).usage.completion_tokens, 5);
+    } else {
+      await assert.rejects(drain(), shutdownError);
+      assert.ok(shutdownError(await queued));
+    }
+    const queuedLog = await closed;
+    assert.equal(queuedLog.length, 1, "close waits for the queued request too");
+    assert.match(queuedLog[0]!, grace > 1000 ? /length: \d+ prompt \+ 5 completion tokens/ : /shutting down while waiting for its turn/);
+    assert.deepEqual(api.stats, { running: 0, waiting: 0 });
+  }
 });

@@ -40,7 +40,7 @@ export class OpenAIApi {
   /** Aborted when shutdown stops waiting for requests to finish. */
   private readonly shutdown = new AbortController();
   private closing = false;
-  /** Admitted requests not yet finished, and the callers waiting for that count to reach 0. */
+  /** Admitted requests (waiting or running) not yet finished, and the callers waiting for none to be left. */
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private requestCount = 0;
@@ -73,10 +73,10 @@ export class OpenAIApi {
   }
 
   /** A chat reply; with `stream: true`, an iterable of chunks that resolves once generation has started. */
-  createChatCompletion(req: ChatCompletionRequest & { stream: true }, call?: CallOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
+  createChatCompletion(req: ChatCompletionRequest & { stream: true }, call?: CallOptions): Promise<AsyncIterableIterator<ChatCompletionChunk>>;
   createChatCompletion(req: ChatCompletionRequest & { stream?: false | null }, call?: CallOptions): Promise<ChatCompletion>;
-  createChatCompletion(req: ChatCompletionRequest, call?: CallOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
-  async createChatCompletion(req: ChatCompletionRequest, call: CallOptions = {}): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+  createChatCompletion(req: ChatCompletionRequest, call?: CallOptions): Promise<ChatCompletion | AsyncIterableIterator<ChatCompletionChunk>>;
+  async createChatCompletion(req: ChatCompletionRequest, call: CallOptions = {}): Promise<ChatCompletion | AsyncIterableIterator<ChatCompletionChunk>> {
     const parsed = await parseChatRequest(req, { limits: this.limits, fetchMedia: this.opts.fetchMedia, signal: call.signal });
     const meta = this.meta("chatcmpl");
     const pieces = this.pieces(parsed, call.signal, meta.id);
@@ -91,10 +91,10 @@ export class OpenAIApi {
   }
 
   /** A text completion of a raw prompt; with `stream: true`, an iterable of chunks. */
-  createCompletion(req: CompletionRequest & { stream: true }, call?: CallOptions): Promise<AsyncIterable<Completion>>;
+  createCompletion(req: CompletionRequest & { stream: true }, call?: CallOptions): Promise<AsyncIterableIterator<Completion>>;
   createCompletion(req: CompletionRequest & { stream?: false | null }, call?: CallOptions): Promise<Completion>;
-  createCompletion(req: CompletionRequest, call?: CallOptions): Promise<Completion | AsyncIterable<Completion>>;
-  async createCompletion(req: CompletionRequest, call: CallOptions = {}): Promise<Completion | AsyncIterable<Completion>> {
+  createCompletion(req: CompletionRequest, call?: CallOptions): Promise<Completion | AsyncIterableIterator<Completion>>;
+  async createCompletion(req: CompletionRequest, call: CallOptions = {}): Promise<Completion | AsyncIterableIterator<Completion>> {
     const parsed = parseCompletionRequest(req, this.limits);
     const meta = this.meta("cmpl");
     const pieces = this.pieces(parsed, call.signal, meta.id);
@@ -145,12 +145,13 @@ export class OpenAIApi {
     this.checkModel(parsed.model, "model");
     if (this.closing) throw new ApiError(503, "the server is shutting down", "server_error", "shutting_down", null, 5);
     const cancel = signal ? AbortSignal.any([signal, this.shutdown.signal]) : this.shutdown.signal;
+    this.inFlight++;
     const release = await this.queue.acquire(cancel).catch((e: unknown) => {
+      this.finished();
       const err = this.cancelled(cancel);
       if (err) this.log(`${id} ${err.message} while waiting for its turn`);
       throw err ?? e;
     });
-    this.inFlight++;
     const n = ++this.requestCount;
     const t0 = Date.now();
     const stream = this.model.generate(parsed.prompt, { ...parsed.options, signal: cancel });
