@@ -36,12 +36,20 @@ function smallGGUF(extra: GGUFEntry[] = [], type = GGML_TYPE_ID.F32!, ne0 = 32):
     { key: "a.f32", type: GGUFType.F32, value: 0.5 },
     { key: "a.bool", type: GGUFType.Bool, value: true },
     { key: "a.u16", type: GGUFType.U16, value: 3 },
+    { key: "a.u8", type: GGUFType.U8, value: 250 },
+    { key: "a.i8", type: GGUFType.I8, value: -100 },
+    { key: "a.i16", type: GGUFType.I16, value: -30000 },
+    { key: "a.u64", type: GGUFType.U64, value: 2 ** 40 },
+    { key: "a.i64", type: GGUFType.I64, value: -(2 ** 40) },
+    { key: "a.f64", type: GGUFType.F64, value: 0.1 },
+    { key: "a.f64s", type: GGUFType.Array, itemType: GGUFType.F64, value: [0.25, -1e300] },
+    { key: "a.bools", type: GGUFType.Array, itemType: GGUFType.Bool, value: [true, false] },
     { key: "a.strs", type: GGUFType.Array, itemType: GGUFType.String, value: ["x", "yz", "▁é"] },
     { key: "a.ints", type: GGUFType.Array, itemType: GGUFType.I32, value: [1, -2, 3] },
     ...extra,
   ];
   const tensors = [
-    { name: "t.a", ne: [ne0, 2], type },
+    { name: "blk.0.ffn_up.weight", ne: [ne0, 2], type },
     { name: "t.b", ne: [4], type: GGML_TYPE_ID.F32! },
   ];
   const { bytes, offsets } = ggufHeaderBytes(entries, tensors);
@@ -64,9 +72,16 @@ describe("GGUF header", () => {
     assert.equal(h.metadata.get("a.f32"), 0.5);
     assert.equal(h.metadata.get("a.bool"), true);
     assert.equal(h.metadata.get("a.u16"), 3);
+    assert.deepEqual(["a.u8", "a.i8", "a.i16", "a.u64", "a.i64", "a.f64"].map((k) => h.metadata.get(k)), [250, -100, -30000, 2 ** 40, -(2 ** 40), 0.1]);
+    assert.deepEqual(Array.from(h.metadata.get("a.f64s") as Float64Array), [0.25, -1e300]);
+    assert.deepEqual(h.metadata.get("a.bools"), [true, false]);
+    // Version 2 has the same layout (64-bit counts); version 1 (32-bit counts) is refused.
+    const v2 = smallGGUF();
+    v2[4] = 2;
+    assert.equal(readGGUFHeader(new MemoryFile("v2.gguf", v2)).metadata.get("a.f64"), 0.1);
     assert.deepEqual(h.metadata.get("a.strs"), ["x", "yz", "▁é"]);
     assert.deepEqual(Array.from(h.metadata.get("a.ints") as Int32Array), [1, -2, 3]);
-    assert.deepEqual(h.tensors.map((t) => [t.name, t.ne, t.byteLength]), [["t.a", [32, 2], 256], ["t.b", [4], 16]]);
+    assert.deepEqual(h.tensors.map((t) => [t.name, t.ne, t.byteLength]), [["blk.0.ffn_up.weight", [32, 2], 256], ["t.b", [4], 16]]);
     assert.equal(h.dataOffset % 32, 0);
     assert.equal(h.tensors[1]!.offset - h.tensors[0]!.offset, 256);
   });
@@ -78,17 +93,20 @@ describe("GGUF header", () => {
     bad(new TextEncoder().encode("PK\u0003\u0004 this is a zip file, not gguf"), /not a GGUF file \(starts with "PK/);
     const v9 = good.slice();
     v9[4] = 9;
-    bad(v9, /unsupported GGUF version 9/);
+    bad(v9, /unsupported GGUF version 9 \(supported: 2 and 3\)/);
+    const v1 = good.slice();
+    v1[4] = 1;
+    bad(v1, /unsupported GGUF version 1/);
     const be = good.slice();
     new DataView(be.buffer).setUint32(4, 3, false);
     bad(be, /big-endian/);
     bad(good.subarray(0, 60), /cannot fit in 60 bytes/);
-    bad(good.subarray(0, 200), /truncated GGUF header: .* needs \d+ bytes, only \d+ remain/);
+    bad(good.subarray(0, 400), /truncated GGUF header: .* needs \d+ bytes, only \d+ remain/);
     bad(good.subarray(0, good.length - 40), /runs past the end of the file.*truncated/);
     const huge = good.slice();
     new DataView(huge.buffer).setBigUint64(16, 1n << 50n, true);
     bad(huge, /cannot fit/);
-    bad(smallGGUF([], GGML_TYPE_ID.Q4_K), /tensor "t\.a" \(Q4_K\) has a row of 32 elements, not a multiple of its block size 256/);
+    bad(smallGGUF([], GGML_TYPE_ID.Q4_K), /tensor "blk\.0\.ffn_up\.weight" \(Q4_K\) has a row of 32 elements, not a multiple of its block size 256/);
   });
 
   test("seeded mutation fuzz: truncations, random bytes, huge counts never hang, crash or over-allocate", () => {
@@ -352,7 +370,7 @@ describe("GGUF model errors", () => {
     const llama = write("llama.gguf", bytes);
     await assert.rejects(loadModel(llama), /architecture is "llama3n", not "gemma3n"/);
     await assert.rejects(loadModel(write("nokeys.gguf", smallGGUF())), /metadata key "gemma3n\.block_count" is missing/);
-    await assert.rejects(loadModel(write("iq.gguf", smallGGUF([], GGML_TYPE_ID.IQ2_XXS, 256))), /tensor "t\.a" has type IQ2_XXS, which is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1/);
+    await assert.rejects(loadModel(write("iq.gguf", smallGGUF([], GGML_TYPE_ID.IQ2_XXS, 256))), /tensor "blk\.0\.ffn_up\.weight" has type IQ2_XXS, which is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1/);
   });
 });
 

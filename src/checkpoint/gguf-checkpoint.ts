@@ -193,6 +193,9 @@ class RepackedFile implements RandomAccessFile {
 
 /** The checkpoint entry (or entries, for a stacked tensor) of one GGUF tensor. */
 function entriesOf(t: GGUFTensorInfo, file: RandomAccessFile, where: string): TensorEntry[] {
+  const stacked = STACKED.find(([g]) => g === t.name);
+  const name = canonicalFromGGUF(t.name);
+  if (!stacked && !name) return []; // not part of the text model (llama.cpp's own extras)
   const typeName = ggmlTypeName(t.type);
   const shape = [...t.ne].reverse();
   const elements = shape.reduce((a, b) => a * b, 1);
@@ -209,22 +212,17 @@ function entriesOf(t: GGUFTensorInfo, file: RandomAccessFile, where: string): Te
     offset = 0;
   }
   const byteLength = elements * DTYPE_BYTES[dtype];
-  const stacked = STACKED.find(([g]) => g === t.name);
-  if (stacked) {
-    // [k, D, D] in PyTorch order: matrix k is the k-th contiguous slice.
-    const [count, ...matrix] = shape as [number, ...number[]];
-    return Array.from({ length: count }, (_, k) => ({
-      name: `${TEXT_PREFIX}${stacked[1]}.${k}.weight`,
-      dtype: dtype!,
-      shape: matrix,
-      file: source,
-      offset: offset + (k * byteLength) / count,
-      byteLength: byteLength / count,
-    }));
-  }
-  const name = canonicalFromGGUF(t.name);
-  if (!name) return [];
-  return [{ name, dtype, shape, file: source, offset, byteLength }];
+  if (!stacked) return [{ name: name!, dtype, shape, file: source, offset, byteLength }];
+  // [k, D, D] in PyTorch order: matrix k is the k-th contiguous slice.
+  const [count, ...matrix] = shape as [number, ...number[]];
+  return Array.from({ length: count }, (_, k) => ({
+    name: `${TEXT_PREFIX}${stacked[1]}.${k}.weight`,
+    dtype: dtype!,
+    shape: matrix,
+    file: source,
+    offset: offset + (k * byteLength) / count,
+    byteLength: byteLength / count,
+  }));
 }
 
 /** Split-file keys: which part this is and how many there are. */

@@ -324,8 +324,8 @@ export function readGGUFHeader(file: RandomAccessFile): GGUFHeader {
 
 /** A metadata entry to write, with its explicit GGUF type (arrays: the item type). */
 export type GGUFEntry =
-  | { key: string; type: GGUFType.String | GGUFType.U32 | GGUFType.I32 | GGUFType.F32 | GGUFType.Bool | GGUFType.U16; value: string | number | boolean }
-  | { key: string; type: GGUFType.Array; itemType: GGUFType.String | GGUFType.U32 | GGUFType.I32 | GGUFType.F32 | GGUFType.Bool; value: readonly (string | number | boolean)[] | ArrayLike<number> };
+  | { key: string; type: Exclude<GGUFType, GGUFType.Array>; value: string | number | boolean }
+  | { key: string; type: GGUFType.Array; itemType: Exclude<GGUFType, GGUFType.Array>; value: readonly (string | number | boolean)[] | ArrayLike<number> };
 
 export interface GGUFTensorSpec {
   name: string;
@@ -371,11 +371,18 @@ class ByteWriter {
     }
     const size = SCALAR_BYTES[type]!;
     const at = this.room(size);
+    const n = v as number;
     switch (type) {
       case GGUFType.Bool: this.view.setUint8(at, v ? 1 : 0); return;
-      case GGUFType.U16: this.view.setUint16(at, v as number, true); return;
-      case GGUFType.I32: this.view.setInt32(at, v as number, true); return;
-      case GGUFType.F32: this.view.setFloat32(at, v as number, true); return;
+      case GGUFType.U8: this.view.setUint8(at, n); return;
+      case GGUFType.I8: this.view.setInt8(at, n); return;
+      case GGUFType.U16: this.view.setUint16(at, n, true); return;
+      case GGUFType.I16: this.view.setInt16(at, n, true); return;
+      case GGUFType.I32: this.view.setInt32(at, n, true); return;
+      case GGUFType.F32: this.view.setFloat32(at, n, true); return;
+      case GGUFType.U64: this.view.setBigUint64(at, BigInt(n), true); return;
+      case GGUFType.I64: this.view.setBigInt64(at, BigInt(n), true); return;
+      case GGUFType.F64: this.view.setFloat64(at, n, true); return;
       default: throw new Error(`cannot write GGUF value type ${type}`);
     }
   }
