@@ -43,6 +43,9 @@ test("GET /v1/models lists the model under its name; /health answers", async () 
   const models = await s.client.models.list();
   assert.deepEqual(models.data.map((m) => m.id), ["hf-tiny"]);
   assert.equal((await s.client.models.retrieve("hf-tiny")).id, "hf-tiny");
+  const missing = await apiError(s.client.models.retrieve("google/other-model"));
+  assert.equal(missing.status, 404);
+  assert.equal(missing.code, "model_not_found");
   const health = await (await fetch(`${s.server.url}/health`)).json();
   assert.deepEqual(health, { status: "ok", model: "hf-tiny", running: 0, waiting: 0 });
 });
