@@ -11,10 +11,10 @@ import { BLOCK_DECODERS, encodeQ4_K } from "../src/checkpoint/ggml-quants.js";
 import { ggufTokenizerEntries, tokenizerFromGGUF } from "../src/checkpoint/gguf-tokenizer.js";
 import { openHFCheckpoint } from "../src/checkpoint/hf.js";
 import { CheckpointError, Gemma3nError } from "../src/errors.js";
-import { openGGUFCheckpoint } from "../src/checkpoint/gguf-checkpoint.js";
+import { openGGUFCheckpoint, RepackedFile } from "../src/checkpoint/gguf-checkpoint.js";
 import { Rng } from "../src/generate/sampler.js";
 import { MemoryFile } from "../src/io/random-access.js";
-import { widen } from "../src/kernels/dtype.js";
+import { convertTensor, widen } from "../src/kernels/dtype.js";
 import { ChatTemplateError } from "../src/tokenizer/chat-template.js";
 import { TokenizerError } from "../src/tokenizer/errors.js";
 import { Gemma3n } from "../src/model/gemma3n.js";
@@ -175,6 +175,29 @@ describe("ggml block formats", () => {
     for (let i = 0; i < 512; i++) maxErr = Math.max(maxErr, Math.abs(x[i]! - y[i]!));
     // 15 steps over a sub-block's range of ≤ 2, plus 6-bit scale rounding.
     assert.ok(maxErr < 0.12, `max error ${maxErr}`);
+  });
+
+  test("K-quant tensors are repacked to q8_0 piece by piece; any byte range reads as the whole would", () => {
+    const rand = seededRandom(11);
+    const rows = 9000;
+    const cols = 512; // 4.6 M values: more than one 4 MB piece of q8_0 output
+    const x = Float32Array.from({ length: rows * cols }, () => rand() - 0.5);
+    const q4k = new Uint8Array((x.length / 256) * 144);
+    encodeQ4_K(x, q4k);
+    const file = new MemoryFile("q4k.bin", q4k);
+    const info = { name: "blk.0.ffn_up.weight", ne: [cols, rows], type: GGML_TYPE_ID.Q4_K!, offset: 0, byteLength: q4k.length };
+    const repacked = new RepackedFile(file, info, BLOCK_DECODERS.Q4_K!, "q8_0", rows * cols);
+    const whole = new Uint8Array(repacked.size);
+    repacked.read(0, whole);
+    const decoded = new Float32Array(x.length);
+    BLOCK_DECODERS.Q4_K!(q4k, decoded);
+    const expected = convertTensor({ dtype: "f32", shape: [rows, cols], data: decoded }, "q8_0").data as Uint8Array;
+    assert.ok(Buffer.from(whole).equals(Buffer.from(expected)), "whole tensor");
+    for (const [at, len] of [[0, 34], [5, 100], [repacked.size - 77, 77], [4194300, 1000], [123457, 3_000_000]] as const) {
+      const part = new Uint8Array(len);
+      repacked.read(at, part);
+      assert.ok(Buffer.from(part).equals(Buffer.from(expected.subarray(at, at + len))), `bytes [${at}, ${at + len})`);
+    }
   });
 
   test("every block decoder reproduces llama.cpp's reference dequantization bit for bit", () => {

@@ -149,7 +149,7 @@ function configFromMetadata(k: Keys, shapes: Map<string, readonly number[]>): Re
  * (q8_0, or f32 when rows are not whole blocks): every read decodes the covering source blocks and
  * re-encodes them, so whole-tensor loads and single-row reads of the on-disk PLE table both work.
  */
-class RepackedFile implements RandomAccessFile {
+export class RepackedFile implements RandomAccessFile {
   readonly size: number;
   private readonly srcBlock: number;
   private readonly srcBlockBytes: number;
@@ -170,6 +170,13 @@ class RepackedFile implements RandomAccessFile {
   }
   read(offset: number, dest: Uint8Array): void {
     if (offset < 0 || offset + dest.length > this.size) throw new RangeError(`${this.path}: read past the end`);
+    // In pieces of ~4 MB of output (whole 256-element groups): decoding a whole 262400 × 2048 table at
+    // once would need gigabytes.
+    const group = 256 * DTYPE_BYTES[this.dtype];
+    const piece = group * Math.floor(REPACK_PIECE_BYTES / group);
+    for (let done = 0; done < dest.length; done += piece) this.readPiece(offset + done, dest.subarray(done, Math.min(dest.length, done + piece)));
+  }
+  private readPiece(offset: number, dest: Uint8Array): void {
     // Output elements are grouped in units of `unit` (32 for q8_0) that take `unitBytes`.
     const unit = this.dtype === "q8_0" ? 32 : 1;
     const unitBytes = unit * DTYPE_BYTES[this.dtype];
@@ -190,6 +197,8 @@ class RepackedFile implements RandomAccessFile {
   }
   close(): void {}
 }
+
+const REPACK_PIECE_BYTES = 1 << 22;
 
 /** The checkpoint entry (or entries, for a stacked tensor) of one GGUF tensor. */
 function entriesOf(t: GGUFTensorInfo, file: RandomAccessFile, where: string): TensorEntry[] {
