@@ -453,3 +453,63 @@ export function rmsNorm(x: usize, width: i32, weight: usize, eps: f32, out: usiz
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Vision: GELU on its own, and depthwise convolution over channels-last maps (MobileNet-v5).
+
+/** x ← gelu_tanh(x) on elements [i0, i1). */
+export function gelu(x: usize, i0: i32, i1: i32): void {
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const p = x + <usize>i * 4;
+    v128.store(p, geluTanh4(v128.load(p)));
+  }
+  for (; i < i1; i++) {
+    const p = x + <usize>i * 4;
+    store<f32>(p, f32x4.extract_lane(geluTanh4(f32x4.splat(load<f32>(p))), 0));
+  }
+}
+
+/**
+ * Output rows [r0, r1) of a depthwise convolution of x [H, W, C] with taps w [kh·kw, C] (tap-major,
+ * so four channels load at once), strides sh/sw, zero padding `top`/`left` (and whatever the bottom
+ * and right need): out [Ho, Wo, C].
+ */
+export function depthwiseConv2d(
+  x: usize, H: i32, W: i32, C: i32, w: usize, kh: i32, kw: i32, sh: i32, sw: i32, top: i32, left: i32,
+  out: usize, Wo: i32, r0: i32, r1: i32,
+): void {
+  const rowBytes = <usize>C * 4;
+  for (let oy = r0; oy < r1; oy++) {
+    for (let ox = 0; ox < Wo; ox++) {
+      const dst = out + <usize>(oy * Wo + ox) * rowBytes;
+      let c = 0;
+      for (; c + 4 <= C; c += 4) {
+        let acc = f32x4.splat(0);
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh + ky - top;
+          if (y < 0 || y >= H) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const xx = ox * sw + kx - left;
+            if (xx < 0 || xx >= W) continue;
+            acc = fma(v128.load(x + <usize>(y * W + xx) * rowBytes + <usize>c * 4), v128.load(w + <usize>(ky * kw + kx) * rowBytes + <usize>c * 4), acc);
+          }
+        }
+        v128.store(dst + <usize>c * 4, acc);
+      }
+      for (; c < C; c++) {
+        let acc: f32 = 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const y = oy * sh + ky - top;
+          if (y < 0 || y >= H) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const xx = ox * sw + kx - left;
+            if (xx < 0 || xx >= W) continue;
+            acc += load<f32>(x + <usize>(y * W + xx) * rowBytes + <usize>c * 4) * load<f32>(w + <usize>(ky * kw + kx) * rowBytes + <usize>c * 4);
+          }
+        }
+        store<f32>(dst + <usize>c * 4, acc);
+      }
+    }
+  }
+}

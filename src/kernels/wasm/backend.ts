@@ -3,8 +3,8 @@
 // as they need; each memory keeps a scratch area where a product's input and output pass through.
 // Attention runs in a separate work memory that holds no weights. Ops without a kernel here run
 // through the reference implementation this class extends.
-import type { AttentionShape, KeyValues } from "../backend.js";
-import { DTYPE_BYTES, isQuantized, QBLOCK, type Tensor } from "../dtype.js";
+import type { AttentionShape, Conv2dShape, KeyValues } from "../backend.js";
+import { DTYPE_BYTES, isQuantized, QBLOCK, widen, type Tensor } from "../dtype.js";
 import { ReferenceBackend } from "../reference.js";
 import { Dispatcher, type KernelWorkers, type OpName } from "./threads.js";
 
@@ -86,6 +86,7 @@ export class WasmBackend extends ReferenceBackend {
   private readonly work: KernelMemory;
   private workScratch = { offset: 0, bytes: 0 };
   private readonly copies = new WeakMap<Tensor, Located>();
+  private readonly taps = new WeakMap<Tensor, Float32Array>();
   private readonly vectors = new WeakMap<Float32Array, number>();
   private readonly mirrors = new WeakMap<KeyValues, Mirror>();
   private readonly released = new FinalizationRegistry<{ at: number; bytes: number }>(({ at, bytes }) => this.work.release(at, bytes));
@@ -208,6 +209,38 @@ export class WasmBackend extends ReferenceBackend {
     const [gateAt, upAt] = this.stage([gate, up]) as [number, number];
     this.dispatcher.run({ op: "geluMul", memory: this.work.index, args: [gateAt, upAt, 0, gate.length] }, gate.length >= THREADED_MIN_WORK);
     gate.set(this.work.f32(gateAt, gate.length));
+  }
+
+  override gelu(x: Float32Array): void {
+    const [xAt] = this.stage([x]) as [number];
+    this.dispatcher.run({ op: "gelu", memory: this.work.index, args: [xAt, 0, x.length] }, x.length >= THREADED_MIN_WORK);
+    x.set(this.work.f32(xAt, x.length));
+  }
+
+  override depthwiseConv2d(x: Float32Array, w: Tensor, s: Conv2dShape): { out: Float32Array; height: number; width: number } {
+    const [C, , kh, kw] = w.shape as [number, number, number, number];
+    const { height: H, width: W, stride: [sh, sw], pad: [top, bottom, left, right] } = s;
+    const height = Math.floor((H + top + bottom - kh) / sh) + 1;
+    const width = Math.floor((W + left + right - kw) / sw) + 1;
+    const n = height * width * C;
+    const [xAt, wAt, outAt] = this.stage([x, this.tapMajor(w), n]) as [number, number, number];
+    const args = [xAt, H, W, C, wAt, kh, kw, sh, sw, top, left, outAt, width, 0, height];
+    this.dispatcher.run({ op: "depthwiseConv2d", memory: this.work.index, args }, n * kh * kw >= THREADED_MIN_WORK);
+    return { out: this.work.f32(outAt, n).slice(), height, width };
+  }
+
+  /** A depthwise weight [C, 1, kh, kw] as float32 taps [kh·kw, C], made once per weight. */
+  private tapMajor(w: Tensor): Float32Array {
+    let taps = this.taps.get(w);
+    if (!taps) {
+      const [C, , kh, kw] = w.shape as [number, number, number, number];
+      const wide = new Float32Array(C * kh * kw);
+      widen(w, 0, wide.length, wide);
+      taps = new Float32Array(wide.length);
+      for (let c = 0; c < C; c++) for (let t = 0; t < kh * kw; t++) taps[t * C + c] = wide[c * kh * kw + t]!;
+      this.taps.set(w, taps);
+    }
+    return taps;
   }
 
   /** Copies arrays into the work memory (a number reserves that many 4-byte slots); returns their offsets. */
