@@ -161,6 +161,28 @@ describe("GGUF model metadata fuzz", () => {
     }
     assert.ok(opened > 0, "mutations inside token strings keep the model loadable");
   });
+
+  test("extreme values of every numeric model key are refused or run, never a crash or a huge allocation", () => {
+    const base = new Uint8Array(readFileSync(join(tmp, "fuzz-base.gguf")));
+    const header = readGGUFHeader(new MemoryFile("base", base));
+    const keys = [...header.types].filter(([k, t]) => k.startsWith("gemma3n.") && (t === GGUFType.U32 || t === GGUFType.F32)).map(([k]) => k);
+    assert.ok(keys.length >= 12);
+    for (const key of keys) {
+      const at = Buffer.from(base).indexOf(new TextEncoder().encode(key)) + key.length + 4;
+      for (const value of [0, 1, 0x7fffffff, 0xffffffff, 0x7fc00000 /* NaN as f32 */]) {
+        const bytes = base.slice();
+        new DataView(bytes.buffer).setUint32(at, value, true);
+        try {
+          const { checkpoint } = openGGUFCheckpoint([new MemoryFile("x.gguf", bytes)], "x.gguf");
+          const model = new Gemma3n(checkpoint, undefined, {});
+          model.logits([2, 105]);
+          model.close();
+        } catch (e) {
+          assert.ok(e instanceof Gemma3nError, `${key} = ${value}: ${(e as Error).stack}`);
+        }
+      }
+    }
+  });
 });
 
 describe("ggml block formats", () => {

@@ -21,6 +21,7 @@ export const SUPPORTED_GGML_TYPES = [...Object.keys(DIRECT), ...Object.keys(BLOC
 /** Defaults llama.cpp hard-codes for Gemma 3n, used where a file lacks the key (spec §3.3). */
 const LLAMA_CPP_FIRST_KV_SHARED_LAYER = 20;
 const LLAMA_CPP_SPARSE_LAYERS = 10;
+const MAX_LAYERS = 1024;
 
 export interface GGUFModel {
   header: GGUFHeader;
@@ -91,6 +92,8 @@ function configFromMetadata(k: Keys, shapes: Map<string, readonly number[]>): Re
   if (arch !== "gemma3n") throw new CheckpointError(`${k.where}: architecture is ${JSON.stringify(arch)}, not "gemma3n" (this runtime runs Gemma 3n only)`);
   const a = "gemma3n.";
   const L = k.num(a + "block_count");
+  // Per-layer lists are allocated from it: a corrupt count must not become a huge array.
+  if (!Number.isInteger(L) || L < 1 || L > MAX_LAYERS) k.fail(a + "block_count", `must be a layer count in [1, ${MAX_LAYERS}], got ${L}`);
   const shape = (canonical: string): readonly number[] => {
     const s = shapes.get(TEXT_PREFIX + canonical);
     if (!s) throw new CheckpointError(`${k.where}: tensor for ${canonical} is missing`);
