@@ -473,7 +473,7 @@ export function gelu(x: usize, i0: i32, i1: i32): void {
 /**
  * Output rows [r0, r1) of a depthwise convolution of x [H, W, C] with taps w [kh·kw, C] (tap-major,
  * so four channels load at once), strides sh/sw, zero padding `top`/`left` (and whatever the bottom
- * and right need): out [Ho, Wo, C].
+ * and right need): out [Ho, Wo, C]. Each output pixel accumulates tap by tap over its channel row.
  */
 export function depthwiseConv2d(
   x: usize, H: i32, W: i32, C: i32, w: usize, kh: i32, kw: i32, sh: i32, sw: i32, top: i32, left: i32,
@@ -483,32 +483,25 @@ export function depthwiseConv2d(
   for (let oy = r0; oy < r1; oy++) {
     for (let ox = 0; ox < Wo; ox++) {
       const dst = out + <usize>(oy * Wo + ox) * rowBytes;
-      let c = 0;
-      for (; c + 4 <= C; c += 4) {
-        let acc = f32x4.splat(0);
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh + ky - top;
-          if (y < 0 || y >= H) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const xx = ox * sw + kx - left;
-            if (xx < 0 || xx >= W) continue;
-            acc = fma(v128.load(x + <usize>(y * W + xx) * rowBytes + <usize>c * 4), v128.load(w + <usize>(ky * kw + kx) * rowBytes + <usize>c * 4), acc);
+      memory.fill(dst, 0, rowBytes);
+      for (let ky = 0; ky < kh; ky++) {
+        const y = oy * sh + ky - top;
+        if (y < 0 || y >= H) continue;
+        for (let kx = 0; kx < kw; kx++) {
+          const xx = ox * sw + kx - left;
+          if (xx < 0 || xx >= W) continue;
+          const src = x + <usize>(y * W + xx) * rowBytes;
+          const tap = w + <usize>(ky * kw + kx) * rowBytes;
+          let c = 0;
+          for (; c + 4 <= C; c += 4) {
+            const at = <usize>c * 4;
+            v128.store(dst + at, fma(v128.load(src + at), v128.load(tap + at), v128.load(dst + at)));
+          }
+          for (; c < C; c++) {
+            const at = <usize>c * 4;
+            store<f32>(dst + at, load<f32>(dst + at) + load<f32>(src + at) * load<f32>(tap + at));
           }
         }
-        v128.store(dst + <usize>c * 4, acc);
-      }
-      for (; c < C; c++) {
-        let acc: f32 = 0;
-        for (let ky = 0; ky < kh; ky++) {
-          const y = oy * sh + ky - top;
-          if (y < 0 || y >= H) continue;
-          for (let kx = 0; kx < kw; kx++) {
-            const xx = ox * sw + kx - left;
-            if (xx < 0 || xx >= W) continue;
-            acc += load<f32>(x + <usize>(y * W + xx) * rowBytes + <usize>c * 4) * load<f32>(w + <usize>(ky * kw + kx) * rowBytes + <usize>c * 4);
-          }
-        }
-        store<f32>(dst + <usize>c * 4, acc);
       }
     }
   }
