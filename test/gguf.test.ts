@@ -1,8 +1,8 @@
 // GGUF: the header parser (with a seeded mutation fuzz), the llama.cpp golden model, round trips through
 // `gemma3n convert`, quantized types, the vocabulary and chat template in the metadata, and error paths.
-import { test, describe } from "node:test";
+import { after, test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -26,6 +26,7 @@ import { cli } from "./cli-helpers.js";
 import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gemma3n-gguf-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A small valid GGUF: every writable metadata type and two tensors. */
 function smallGGUF(extra: GGUFEntry[] = [], type = GGML_TYPE_ID.F32!, ne0 = 32): Uint8Array {

@@ -4,7 +4,7 @@
 // GGUF and its next-token probabilities must match ours.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Rng } from "../src/generate/sampler.js";
@@ -71,6 +71,7 @@ test("llama.cpp (node-llama-cpp) runs a GGUF written by convert and agrees with 
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "gemma3n-llamacpp-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeRandomCheckpoint(dir);
   const ids = [2, 105, 9, 77, 300, 500, 12, 45, 46, 47, 48, 49, 50, 51, 400, 401, 402, 403, 404, 405];
   const V = 768;
