@@ -1,12 +1,12 @@
-// Writes a checkpoint directory with the real E2B/E4B text dimensions and random BF16 weights, to
-// measure memory and speed of the real sizes without downloading anything:
+// Writes the synthetic checkpoint of `gemma3n bench` (real E2B/E4B dimensions, random weights, vision and
+// audio towers included) to a directory, to measure memory and speed of the real sizes on files:
 //   node dist/scripts/synthetic-checkpoint.js e2b /tmp/gemma3n-e2b-synthetic [LAYERS]
-// (~9 GB for E2B; LAYERS keeps only the first layers, for smaller files). Not for committing: the weights are noise.
+// (~10 GB for E2B in BF16; LAYERS keeps only the first layers, for smaller files). Not for committing:
+// the weights are noise.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { toBF16 } from "../src/kernels/dtype.js";
-import { Rng } from "../src/generate/sampler.js";
-import { syntheticConfig, textTensorShapes, type SyntheticSize } from "../src/model/synthetic.js";
+import { syntheticConfig, type SyntheticSize } from "../src/model/synthetic.js";
+import { syntheticCheckpoint } from "../src/model/synthetic-checkpoint.js";
 import { writeSafetensors } from "../src/node/write-safetensors.js";
 
 const [size, out, layers] = process.argv.slice(2);
@@ -25,31 +25,26 @@ if (layers !== undefined) {
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "config.json"), JSON.stringify(config, null, 2));
 
-// A pool of random BF16 values (std ≈ 0.03) that tensors take windows of at random offsets: writing
-// 5 B parameters one random draw at a time would take minutes, and noise is noise.
-const rng = new Rng(1234);
-const POOL = 1 << 22;
-const pool = new Uint16Array(POOL * 2);
-for (let i = 0; i < pool.length; i++) pool[i] = toBF16((rng.next() + rng.next() + rng.next() - 1.5) * 0.06);
-const ONE = toBF16(1);
-const CHUNK = 1 << 22; // elements per write
-
-const isVector = (shape: number[]) => shape.length === 1;
+const CHUNK = 1 << 24; // bytes per write
+const ck = syntheticCheckpoint(config, "bf16");
 writeSafetensors(
   join(out, "model.safetensors"),
-  textTensorShapes(config).map(({ name, shape }) => ({
-    name,
-    shape,
-    dtype: "bf16" as const,
-    *bytes() {
-      const n = shape.reduce((a, b) => a * b, 1);
-      for (let done = 0; done < n; done += CHUNK) {
-        const m = Math.min(CHUNK, n - done);
-        const start = Math.floor(rng.next() * POOL);
-        const chunk = isVector(shape) ? new Uint16Array(m).fill(ONE) : pool.subarray(start, start + m);
-        yield new Uint8Array(chunk.buffer, chunk.byteOffset, m * 2);
-      }
-    },
-  })),
+  ck.names().map((name) => {
+    const e = ck.entry(name);
+    // Asked for bf16, the synthetic checkpoint holds only bf16 matrices and f32 vectors.
+    if (e.dtype !== "bf16" && e.dtype !== "f32") throw new Error(`${name}: unexpected dtype ${e.dtype}`);
+    return {
+      name,
+      shape: e.shape,
+      dtype: e.dtype,
+      *bytes() {
+        for (let done = 0; done < e.byteLength; done += CHUNK) {
+          const chunk = new Uint8Array(Math.min(CHUNK, e.byteLength - done));
+          e.file.read(e.offset + done, chunk);
+          yield chunk;
+        }
+      },
+    };
+  }),
 );
 process.stdout.write(`wrote ${out}\n`);

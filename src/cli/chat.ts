@@ -32,15 +32,12 @@ export function registerChat(program: Command): void {
           } else if (text) {
             messages.push({ role: "user", content: text });
             running = new AbortController();
-            const stream = session.generate({ messages }, { ...generateOptions(f), signal: running.signal });
-            let next = await stream.next();
-            while (!next.done) {
-              process.stdout.write(next.value.text ?? "");
-              next = await stream.next();
-            }
+            const reply = await session.complete({ messages }, { ...generateOptions(f), signal: running.signal }, (chunk) =>
+              process.stdout.write(chunk.text ?? ""),
+            );
             running = undefined;
-            process.stdout.write(next.value.finishReason === "abort" ? " [stopped]\n" : "\n");
-            messages.push({ role: "assistant", content: next.value.text ?? "" });
+            process.stdout.write(reply.finishReason === "abort" ? " [stopped]\n" : "\n");
+            messages.push({ role: "assistant", content: reply.text ?? "" });
           }
           prompt();
         }

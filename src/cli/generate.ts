@@ -77,13 +77,9 @@ export function registerGenerate(program: Command): void {
       }
       const model = await openModel(f);
       try {
-        const stream = model.generate(prompt, generateOptions(f));
-        let next = await stream.next();
-        while (!next.done) {
-          if (!f.json && next.value.text !== undefined) process.stdout.write(next.value.text);
-          next = await stream.next();
-        }
-        const result = next.value;
+        const result = await model.complete(prompt, generateOptions(f), (chunk) => {
+          if (!f.json && chunk.text !== undefined) process.stdout.write(chunk.text);
+        });
         if (f.json) writeJson({ ids: result.ids, text: result.text ?? null, finish_reason: result.finishReason });
         else if (result.text === undefined) process.stdout.write(result.ids.join(",") + "\n");
         else process.stdout.write("\n");

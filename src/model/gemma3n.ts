@@ -223,8 +223,8 @@ export class Gemma3n implements StepModel {
   }
 
   /** Generates a whole completion of `prompt` in a fresh session and returns it. */
-  complete(prompt: Prompt, opts: GenerateOptions = {}): Promise<GenerationResult> {
-    return this.session().complete(prompt, opts);
+  complete(prompt: Prompt, opts: GenerateOptions = {}, onChunk?: (chunk: GenerationChunk) => void): Promise<GenerationResult> {
+    return this.session().complete(prompt, opts, onChunk);
   }
 
   close(): void {
@@ -276,11 +276,14 @@ export class Session {
     return result;
   }
 
-  /** Runs `generate` to the end and returns its result. */
-  async complete(prompt: Prompt, opts: GenerateOptions = {}): Promise<GenerationResult> {
+  /** Runs `generate` to the end, handing each chunk to `onChunk`, and returns its result. */
+  async complete(prompt: Prompt, opts: GenerateOptions = {}, onChunk?: (chunk: GenerationChunk) => void): Promise<GenerationResult> {
     const stream = this.generate(prompt, opts);
     let r = await stream.next();
-    while (!r.done) r = await stream.next();
+    while (!r.done) {
+      onChunk?.(r.value);
+      r = await stream.next();
+    }
     return r.value;
   }
 

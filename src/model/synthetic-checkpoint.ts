@@ -62,17 +62,17 @@ function pool(dtype: DType | "ones", rng: Rng): Uint8Array {
 }
 
 /**
- * The text model of `size` and the vision and audio towers, with matrices in `dtype` (those whose rows
+ * The text model of `size` (or of a config.json object) and the vision and audio towers, with matrices in `dtype` (those whose rows
  * are not whole blocks — convolutions among them — the per-layer-embedding table and the audio tower
  * in bf16 as released)
  * and float32 vectors (norm weights are ones).
  */
-export function syntheticCheckpoint(size: SyntheticSize, dtype: DType, seed = 1): Checkpoint {
-  const raw = syntheticConfig(size);
+export function syntheticCheckpoint(size: SyntheticSize | Record<string, unknown>, dtype: DType, seed = 1): Checkpoint {
+  const raw = typeof size === "string" ? syntheticConfig(size) : size;
   const rng = new Rng(seed);
   const pools = new Map<DType | "ones", Uint8Array>();
   const poolOf = (d: DType | "ones") => pools.get(d) ?? pools.set(d, pool(d, rng)).get(d)!;
-  const location = `synthetic ${size} (${dtype})`;
+  const location = `synthetic ${typeof size === "string" ? size : "model"} (${dtype})`;
   const config = parseModelConfig(raw, location);
   const shapes = [
     ...textTensorShapes(raw),
