@@ -425,6 +425,30 @@ export function geluMul(gate: usize, up: usize, i0: i32, i1: i32): void {
   }
 }
 
+/** IEEE half bits of x, rounded to nearest even (|x| below the half range's maximum). */
+@inline function halfBits(x: f32): u32 {
+  const bits = reinterpret<u32>(x);
+  const sign = (bits >>> 16) & 0x8000;
+  const a = bits & 0x7fffffff;
+  // Normal halves (|x| ≥ 2⁻¹⁴): drop 13 mantissa bits with rounding, rebias the exponent 127 → 15.
+  if (a >= 0x38800000) return sign | ((a + 0xfff + ((a >>> 13) & 1) - 0x38000000) >>> 13);
+  // Subnormal halves count multiples of 2⁻²⁴ (scaling by a power of two is exact; nearest ties to even).
+  return sign | <u32>nearest(reinterpret<f32>(a) * 16777216.0);
+}
+
+/**
+ * gate ← gelu(gate)·up on elements [i0, i1) as llama.cpp's CPU backend computes it: `table` holds
+ * gelu of every half-precision input (src/kernels/gelu-f16-table.ts); inputs ≤ −10 give 0, ≥ 10 pass.
+ */
+export function geluMulF16Table(gate: usize, up: usize, table: usize, i0: i32, i1: i32): void {
+  for (let i = i0; i < i1; i++) {
+    const p = gate + <usize>i * 4;
+    const x = load<f32>(p);
+    const g: f32 = x <= -10 ? 0 : x >= 10 ? x : load<f32>(table + (<usize>halfBits(x) << 2));
+    store<f32>(p, g * load<f32>(up + <usize>i * 4));
+  }
+}
+
 /** Rows [r0, r1) of x [rows, width]: out = x / sqrt(mean(x²) + eps) ⊙ weight (weight 0 = none). */
 export function rmsNorm(x: usize, width: i32, weight: usize, eps: f32, out: usize, r0: i32, r1: i32): void {
   for (let r = r0; r < r1; r++) {

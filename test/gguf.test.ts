@@ -13,6 +13,7 @@ import { openHFCheckpoint } from "../src/checkpoint/hf.js";
 import { CheckpointError, Gemma3nError } from "../src/errors.js";
 import { openGGUFCheckpoint, RepackedFile } from "../src/checkpoint/gguf-checkpoint.js";
 import { Rng } from "../src/generate/sampler.js";
+import { parseNpy } from "../src/io/npy.js";
 import { MemoryFile } from "../src/io/random-access.js";
 import { convertTensor, widen } from "../src/kernels/dtype.js";
 import { ChatTemplateError } from "../src/tokenizer/chat-template.js";
@@ -242,36 +243,46 @@ describe("ggml block formats", () => {
 describe("llama.cpp golden model (F32 GGUF)", () => {
   const dir = shared("golden", "llamacpp-tiny");
   const skip = hasShared("golden", "llamacpp-tiny", "gemma3n-tiny-F32.gguf") ? false : "../shared/golden/llamacpp-tiny is absent (55 MB, not copied into the repository)";
-  test("prompt logits and the greedy continuation", { skip }, async () => {
+  // What "within 1e-2" can mean on this model: it is chaotic (storing K/V in f16 instead of f32 moves its logits by up to
+  // 6), so float32 rounding alone decides the later rows. llama.cpp built here from the same source
+  // (GCC, -march=native) is itself 0.50 off at worst (median row 0.04), and so are we, within the same
+  // spread, once the GELU goes through llama.cpp's fp16 table (the default for GGUF files); the exact
+  // GELU lands 2.4 off. Checked here: position 0 (it sees only itself), every argmax of the prompt and of
+  // the KV-cached decode steps, and the greedy continuation.
+  test("prompt logits, KV-cached decode steps and the greedy continuation", { skip }, async () => {
     const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
     const ids: number[] = manifest.input.token_ids;
+    const greedy: number[] = manifest.outputs.greedy.tokens;
     const V = 512;
-    const ref = new Float32Array(readFileSync(join(dir, "prompt_logits.f32")).buffer.slice(0));
+    const read = (name: string) => new Float32Array(readFileSync(join(dir, name)).buffer.slice(0));
+    const rowErrors = (got: Float32Array, ref: Float32Array) =>
+      Array.from({ length: got.length / V }, (_, r) => got.subarray(r * V, (r + 1) * V).reduce((d, v, i) => Math.max(d, Math.abs(v - ref[r * V + i]!)), 0));
+    const argmax = (l: Float32Array, r: number) => l.subarray(r * V, (r + 1) * V).reduce((b, v, i, a) => (v > a[b]! ? i : b), 0);
     const model = await loadModel(join(dir, "gemma3n-tiny-F32.gguf"));
     try {
       assert.equal(model.config.text.numKvSharedLayers, 5);
       assert.equal(model.config.text.laurelRank, 64);
       const logits = model.logits(ids);
-      const rowErr = ids.map((_, r) => {
-        let d = 0;
-        for (let i = 0; i < V; i++) d = Math.max(d, Math.abs(logits[r * V + i]! - ref[r * V + i]!));
-        return d;
-      });
-      const argmax = (r: number) => {
-        let b = 0;
-        for (let i = 1; i < V; i++) if (logits[r * V + i]! > logits[r * V + b]!) b = i;
-        return b;
-      };
-      const agree = ids.filter((_, r) => argmax(r) === manifest.outputs.prompt_argmax[r]).length;
-      const sorted = [...rowErr].sort((a, b) => a - b);
-      console.log(`llama.cpp golden: row 0 max |Δ| ${rowErr[0]!.toFixed(4)}, median row ${sorted[24]!.toFixed(3)}, worst row ${sorted[47]!.toFixed(3)}, argmax agrees on ${agree}/48`);
-      // Position 0 only sees itself: the differences left are llama.cpp's FP16 GELU table and float32 sums.
-      assert.ok(rowErr[0]! < 2e-2, `row 0 max |Δ| ${rowErr[0]}`);
-      // This random model is chaotic (a 1e-6 relative change of the sparsity cutoff moves row 12 by 1.3), so later rows
-      // are checked by their argmax: the two misses are rows whose top-2 margin is below the numerical noise.
-      assert.ok(agree >= 46, `argmax agrees on ${agree}/48 rows`);
-      const reply = await model.complete({ ids }, { greedy: true, maxTokens: 13, ignoreEos: true });
-      assert.deepEqual(reply.ids, manifest.outputs.greedy.tokens.slice(0, 13));
+      const rowErr = rowErrors(logits, read("prompt_logits.f32"));
+      const agree = ids.filter((_, r) => argmax(logits, r) === manifest.outputs.prompt_argmax[r]).length;
+      // The decode path: the golden greedy tokens fed one at a time through the KV cache.
+      const cache = model.newCache();
+      model.decoder.forward(Int32Array.from(ids), cache);
+      const steps = new Float32Array(greedy.length * V);
+      greedy.forEach((id, k) => steps.set(model.decoder.forward(Int32Array.of(id), cache).logits, k * V));
+      const next = [...greedy.slice(1), manifest.outputs.greedy.next_after_gen];
+      const stepAgree = next.filter((id, k) => argmax(steps, k) === id).length;
+      const median = (e: number[]) => [...e].sort((a, b) => a - b)[e.length >> 1]!;
+      const stepErr = rowErrors(steps, read("gen_logits.f32"));
+      console.log(
+        `llama.cpp golden: prompt row 0 max |Δ| ${rowErr[0]!.toFixed(4)}, median row ${median(rowErr).toFixed(3)}, worst ${Math.max(...rowErr).toFixed(3)}, argmax ${agree}/48; ` +
+          `decode steps median ${median(stepErr).toFixed(3)}, worst ${Math.max(...stepErr).toFixed(3)}, argmax ${stepAgree}/16`,
+      );
+      assert.ok(rowErr[0]! < 5e-3, `row 0 max |Δ| ${rowErr[0]}`);
+      assert.equal(agree, 48, `prompt argmax agrees on ${agree}/48 rows`);
+      assert.equal(stepAgree, 16, `decode-step argmax agrees on ${stepAgree}/16 steps`);
+      const reply = await model.complete({ ids }, { greedy: true, maxTokens: 16, ignoreEos: true });
+      assert.deepEqual(reply.ids, greedy);
     } finally {
       model.close();
     }
@@ -432,8 +443,19 @@ describe("CLI with GGUF", () => {
     const fromDir = cli(["generate", "--model", tinyModelDir, ...args]);
     assert.equal(fromGGUF.code, 0, fromGGUF.stderr);
     assert.deepEqual(JSON.parse(fromGGUF.stdout).ids, JSON.parse(fromDir.stdout).ids);
-    const logits = cli(["logits", "--model", out, "--ids", "2,105", "--out", join(tmp, "l.npy")]);
-    assert.equal(logits.code, 0, logits.stderr);
+    // Logits: a GGUF runs with llama.cpp's fp16 GELU table unless --gelu exact asks for the reference's GELU,
+    // which gives the safetensors path's logits bit for bit (an f32 round trip).
+    const logitsOf = (model: string, ...extra: string[]) => {
+      const file = join(tmp, `l${extra.join("")}.npy`);
+      const run = cli(["logits", "--model", model, "--ids", "2,105,236,107", "--out", file, ...extra]);
+      assert.equal(run.code, 0, run.stderr);
+      return parseNpy(readFileSync(file)).data as Float32Array;
+    };
+    const [table, exact, dir] = [logitsOf(out), logitsOf(out, "--gelu", "exact"), logitsOf(tinyModelDir)];
+    assert.deepEqual(exact, dir);
+    const dev = table.reduce((m, v, i) => Math.max(m, Math.abs(v - dir[i]!)), 0);
+    assert.ok(dev > 0 && dev < 0.1, `the fp16 GELU table moves the logits by ${dev}`);
+    assert.match(cli(["logits", "--model", out, "--ids", "2", "--gelu", "fp16"]).stderr, /--gelu.*fp16.*invalid/);
     assert.deepEqual(JSON.parse(cli(["tokenize", "--model", out, "--text", "Hello", "--json"]).stdout), JSON.parse(cli(["tokenize", "--model", tinyModelDir, "--text", "Hello", "--json"]).stdout));
     assert.match(cli(["info", "--model", out]).stdout, /Gemma 3n, 10 layers, hidden 64/);
     const bad = cli(["info", "--model", join(tmp, "llama.gguf")]);

@@ -99,7 +99,17 @@ test("llama.cpp (node-llama-cpp) runs a GGUF written by convert and agrees with 
   };
   const llamaProbs = async (gguf: string) => {
     const model = await llama.loadModel({ modelPath: gguf });
-    const context = await model.createContext({ contextSize: 256, batchSize: 256, sequences: 1, threads: 2 });
+    // As the llamacpp-tiny golden was made: a float32 KV cache (its default is f16), no flash attention.
+    const context = await model.createContext({
+      contextSize: 256,
+      batchSize: 256,
+      sequences: 1,
+      threads: 2,
+      flashAttention: false,
+      experimentalKvCacheKeyType: "F32",
+      experimentalKvCacheValueType: "F32",
+      swaFullCache: true,
+    });
     try {
       const out = await context.getSequence().controlledEvaluate(ids.map((id): ControlledEvaluateInputItem => [id as Token, { generateNext: { probabilities: true } }]));
       const p = new Float64Array(ids.length * V);

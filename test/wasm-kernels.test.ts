@@ -152,6 +152,17 @@ test("RMSNorm, softcap and gelu(gate)·up agree with the reference, tails includ
       ref.geluMul(h, up);
       close(g, h, `${name} geluMul n=${n}`, 1e-5);
     }
+    // llama.cpp's table GELU: the same lookup on both sides, so the results are identical. Inputs include
+    // the ±10 bounds, half-precision subnormals, rounding ties and values between two halves.
+    const special = [0, -0, 10, -10, 9.999, -9.999, 1e-7, -3e-6, 2 ** -24 * 2.5, 2 ** -24 * 3.5, 1 + 2 ** -11, 1 + 3 * 2 ** -11, -1.9990234375, 65504, -70000];
+    for (const n of [special.length, 70001]) {
+      const g = n === special.length ? Float32Array.from(special) : random(n, 12);
+      const h = Float32Array.from(g);
+      const up = random(n);
+      b.geluMul(g, up, "f16-table");
+      ref.geluMul(h, up, "f16-table");
+      assert.deepEqual(g, h, `${name} geluMul f16-table n=${n}`);
+    }
   }
 });
 

@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { InputError } from "../errors.js";
 import { intOption } from "./args.js";
 import { DTYPES, type DType } from "../kernels/dtype.js";
+import { GELU_NUMERICS, type GeluNumerics } from "../kernels/gelu-f16-table.js";
 import type { Gemma3n } from "../model/gemma3n.js";
 import type { SliceRequest } from "../model/matformer/elastic.js";
 import { FULL } from "../model/matformer/sizes.js";
@@ -18,6 +19,7 @@ export interface ModelFlags {
   dtype?: DType;
   matformer?: string;
   threads?: number;
+  gelu?: GeluNumerics;
 }
 
 export function modelOptions(cmd: Command): Command {
@@ -26,11 +28,12 @@ export function modelOptions(cmd: Command): Command {
     .option("--weights <file>", "another safetensors file of the model directory to load the weights from")
     .addOption(new Option("--dtype <type>", "weight dtype in memory (default: as stored; q8_0/q4_0 quantize matrices at load)").choices(DTYPES))
     .option("--threads <n>", "compute threads (default: the available cores)", intOption("--threads", 1))
+    .addOption(new Option("--gelu <numerics>", "GELU evaluation: exact (transformers) or f16-table (llama.cpp's CPU backend); default: f16-table for .gguf files, exact otherwise").choices(GELU_NUMERICS))
     .option("--matformer <slice>", "MatFormer slice to run: full, an official name (E2B, E2.98B-layer, …), a size ratio 0–1 between E2B and E4B, or a slice JSON file");
 }
 
 export function openModel(flags: ModelFlags): Promise<Gemma3n> {
-  return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, matformer: sliceArg(flags.matformer), threads: flags.threads, hub: { progress: true } });
+  return loadModel(flags.model, { weights: flags.weights, dtype: flags.dtype, matformer: sliceArg(flags.matformer), threads: flags.threads, gelu: flags.gelu, hub: { progress: true } });
 }
 
 /** `--matformer`: a slice name, a ratio, or a JSON file {"ffn_hidden_dims": [...], "layers_to_skip": [...], "name": ...}. */

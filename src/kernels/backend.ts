@@ -2,6 +2,7 @@
 // [rows, width]; weights are `Tensor`s in any supported dtype, stored [out, in] as in PyTorch.
 // The reference backend (reference.ts) is the oracle every faster backend is tested against.
 import type { Tensor } from "./dtype.js";
+import type { GeluNumerics } from "./gelu-f16-table.js";
 
 /** Keys/values visible to a block of queries, with each key's absolute position. */
 export interface KeyValues {
@@ -56,8 +57,8 @@ export interface Backend {
   rope(x: Float32Array, heads: number, headDim: number, positions: Int32Array, theta: number): void;
   /** Causal (and optionally windowed) softmax attention of queries [tokens, heads·headDim] at `positions`. */
   attention(q: Float32Array, positions: Int32Array, kv: KeyValues, shape: AttentionShape): Float32Array;
-  /** gelu_tanh(gate) ⊙ up, in place in `gate`. */
-  geluMul(gate: Float32Array, up: Float32Array): void;
+  /** gelu_tanh(gate) ⊙ up, in place in `gate`; "f16-table" evaluates the GELU as llama.cpp's CPU backend does. */
+  geluMul(gate: Float32Array, up: Float32Array, numerics?: GeluNumerics): void;
   /** Gaussian top-k sparsity per row: x ← relu(x − (mean + z·std)), population std. */
   gaussianTopK(x: Float32Array, width: number, z: number): void;
   /** cap · tanh(x / cap), in place. */

@@ -3,6 +3,7 @@
 import type { AttentionShape, Backend, Conv2dShape, KeyValues, LocalAttentionShape } from "./backend.js";
 import { widen, type Tensor } from "./dtype.js";
 import { fft } from "./fft.js";
+import { geluF16, geluF16Table, type GeluNumerics } from "./gelu-f16-table.js";
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 /** Output pixels per patch matrix of conv2d (bounds its memory: rows × in·kh·kw floats). */
@@ -130,7 +131,12 @@ export class ReferenceBackend implements Backend {
     return out;
   }
 
-  geluMul(gate: Float32Array, up: Float32Array): void {
+  geluMul(gate: Float32Array, up: Float32Array, numerics: GeluNumerics = "exact"): void {
+    if (numerics === "f16-table") {
+      const t = geluF16Table();
+      for (let i = 0; i < gate.length; i++) gate[i] = geluF16(gate[i]!, t) * up[i]!;
+      return;
+    }
     for (let i = 0; i < gate.length; i++) gate[i] = geluTanh(gate[i]!) * up[i]!;
   }
 

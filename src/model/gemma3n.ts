@@ -8,6 +8,7 @@ import type { SamplingOptions } from "../generate/sampler.js";
 import type { Backend } from "../kernels/backend.js";
 import { ReferenceBackend } from "../kernels/reference.js";
 import type { DType } from "../kernels/dtype.js";
+import type { GeluNumerics } from "../kernels/gelu-f16-table.js";
 import { encodeChat, type ChatMessage } from "../tokenizer/chat-template.js";
 import type { ModelConfig } from "./config.js";
 import { expandPlaceholders, mediaEncoderFactories, mediaIds, mergeSoftTokens, placeholderPositions, type MediaEncoder, type MediaKind, type SoftTokens } from "./multimodal.js";
@@ -48,6 +49,8 @@ export interface ModelOptions {
   contextLength?: number;
   /** MatFormer slice to run (default: the whole model); `setSlice` changes it later. */
   matformer?: SliceRequest;
+  /** GELU evaluation: "exact" (transformers; the default) or "f16-table" (llama.cpp's CPU backend; `loadModel`'s default for GGUF files). */
+  gelu?: GeluNumerics;
 }
 
 export class Gemma3n implements StepModel {
@@ -72,7 +75,7 @@ export class Gemma3n implements StepModel {
     this.contextLength = ctx;
     const backend = opts.backend ?? new ReferenceBackend();
     this.ownsBackend = opts.ownsBackend ?? false;
-    this.elastic = new ElasticDecoder(checkpoint, backend, ctx, opts.dtype, (bytes) => backend.weightStorage(bytes));
+    this.elastic = new ElasticDecoder(checkpoint, backend, ctx, opts.dtype, (bytes) => backend.weightStorage(bytes), opts.gelu);
     this.elastic.setSlice(opts.matformer ?? FULL);
     const gen = checkpoint.generationConfig ?? {};
     const genEos = gen.eos_token_id;

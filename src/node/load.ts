@@ -8,6 +8,7 @@ import { CheckpointError } from "../errors.js";
 import { looksLikeRepoId, resolveModelDir, type ResolveOptions } from "../hub/index.js";
 import type { Backend } from "../kernels/backend.js";
 import { DTYPES, isDType } from "../kernels/dtype.js";
+import { GELU_NUMERICS } from "../kernels/gelu-f16-table.js";
 import { Gemma3n, type ModelOptions } from "../model/gemma3n.js";
 import { NodeModelFiles } from "./fs.js";
 import { createWasmBackend } from "./wasm-backend.js";
@@ -38,11 +39,17 @@ export async function loadModel(model: string, opts: LoadOptions = {}): Promise<
   if (opts.dtype !== undefined && !isDType(opts.dtype)) {
     throw new CheckpointError(`unknown dtype ${JSON.stringify(opts.dtype)} (supported: ${DTYPES.join(", ")})`);
   }
-  const { checkpoint, tokenizer } = openCheckpoint(await resolveModelPath(model, opts.hub), opts.weights);
+  if (opts.gelu !== undefined && !GELU_NUMERICS.includes(opts.gelu)) {
+    throw new CheckpointError(`unknown GELU numerics ${JSON.stringify(opts.gelu)} (supported: ${GELU_NUMERICS.join(", ")})`);
+  }
+  const path = await resolveModelPath(model, opts.hub);
+  const { checkpoint, tokenizer } = openCheckpoint(path, opts.weights);
+  // A GGUF runs as llama.cpp runs it; a Hugging Face checkpoint as transformers runs it.
+  const gelu = opts.gelu ?? (isGGUFPath(path) ? "f16-table" : "exact");
   let backend: Backend | undefined;
   try {
     backend = opts.backend ?? (await createWasmBackend({ threads: opts.threads }));
-    return new Gemma3n(checkpoint, tokenizer(), { ...opts, backend, ownsBackend: opts.backend === undefined });
+    return new Gemma3n(checkpoint, tokenizer(), { ...opts, gelu, backend, ownsBackend: opts.backend === undefined });
   } catch (e) {
     checkpoint.close();
     if (opts.backend === undefined) backend?.close();

@@ -5,6 +5,7 @@
 // through the reference implementation this class extends.
 import type { AttentionShape, Conv2dShape, KeyValues } from "../backend.js";
 import { DTYPE_BYTES, isQuantized, QBLOCK, widen, type Tensor } from "../dtype.js";
+import { geluF16Table, type GeluNumerics } from "../gelu-f16-table.js";
 import { ReferenceBackend } from "../reference.js";
 import { Dispatcher, type KernelWorkers, type OpName } from "./threads.js";
 
@@ -205,9 +206,12 @@ export class WasmBackend extends ReferenceBackend {
     x.set(this.work.f32(xAt, x.length));
   }
 
-  override geluMul(gate: Float32Array, up: Float32Array): void {
+  override geluMul(gate: Float32Array, up: Float32Array, numerics: GeluNumerics = "exact"): void {
     const [gateAt, upAt] = this.stage([gate, up]) as [number, number];
-    this.dispatcher.run({ op: "geluMul", memory: this.work.index, args: [gateAt, upAt, 0, gate.length] }, gate.length >= THREADED_MIN_WORK);
+    const job = numerics === "f16-table"
+      ? { op: "geluMulF16Table" as const, memory: this.work.index, args: [gateAt, upAt, this.resident(geluF16Table()), 0, gate.length] }
+      : { op: "geluMul" as const, memory: this.work.index, args: [gateAt, upAt, 0, gate.length] };
+    this.dispatcher.run(job, gate.length >= THREADED_MIN_WORK);
     gate.set(this.work.f32(gateAt, gate.length));
   }
 

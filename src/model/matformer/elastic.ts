@@ -8,6 +8,7 @@ import type { Checkpoint } from "../../checkpoint/checkpoint.js";
 import { InputError } from "../../errors.js";
 import type { Backend } from "../../kernels/backend.js";
 import { heapStorage, type DType, type Storage } from "../../kernels/dtype.js";
+import type { GeluNumerics } from "../../kernels/gelu-f16-table.js";
 import type { TextConfig } from "../config.js";
 import { TextDecoder } from "../text/decoder.js";
 import { KVCache } from "../text/kv-cache.js";
@@ -54,6 +55,7 @@ export class ElasticDecoder {
     private readonly contextLength: number,
     private readonly dtype?: DType,
     private readonly storage: Storage = heapStorage,
+    private readonly gelu: GeluNumerics = "exact",
   ) {
     this.shared = loadSharedWeights(ck, ck.config, dtype, storage);
   }
@@ -87,9 +89,13 @@ export class ElasticDecoder {
   }
 
   private activate(plan: SlicePlan): void {
-    this.current = new TextDecoder({ ...this.ck.config, text: plan.text }, this.view(plan), this.backend);
+    this.current = this.decoderOf(plan);
     this.currentPlan = plan;
     this.decoders.set(plan.text, this.current);
+  }
+
+  private decoderOf(plan: SlicePlan): TextDecoder {
+    return new TextDecoder({ ...this.ck.config, text: plan.text }, this.view(plan), this.backend, this.gelu);
   }
 
   /** The decoder a cache was made for: the active one, or the one of the slice that was active then. */
@@ -99,7 +105,7 @@ export class ElasticDecoder {
 
   /** Milliseconds of one decode step of `plan` (median of three, after a warm-up step). */
   private measureMsPerToken(plan: SlicePlan): number {
-    const decoder = new TextDecoder({ ...this.ck.config, text: plan.text }, this.view(plan), this.backend);
+    const decoder = this.decoderOf(plan);
     const cache = new KVCache(plan.text);
     const bos = Int32Array.of(this.ck.config.bosId);
     decoder.forward(bos, cache);

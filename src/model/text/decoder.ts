@@ -3,6 +3,7 @@
 import { InputError } from "../../errors.js";
 import type { Backend } from "../../kernels/backend.js";
 import { widen } from "../../kernels/dtype.js";
+import type { GeluNumerics } from "../../kernels/gelu-f16-table.js";
 import type { ModelConfig, TextConfig } from "../config.js";
 import type { SoftTokens } from "../multimodal.js";
 import { correct, initStreams, mergeStreams, predict, type Streams } from "./altup.js";
@@ -35,7 +36,13 @@ export class TextDecoder {
   /** First layer that reads another layer's KV cache: from here on only the last token matters. */
   private readonly firstShared: number;
 
-  constructor(readonly config: ModelConfig, readonly weights: TextWeights, readonly backend: Backend) {
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: TextWeights,
+    readonly backend: Backend,
+    /** How the MLP and per-layer-input GELUs are evaluated ("f16-table": as llama.cpp does). */
+    readonly gelu: GeluNumerics = "exact",
+  ) {
     this.c = config.text;
     this.sparsityZ = this.c.activationSparsity.map((s) => (s > 0 ? Math.fround(normalQuantile(Math.fround(s))) : null));
     this.firstShared = this.c.numLayers - this.c.numKvSharedLayers;
@@ -95,11 +102,11 @@ export class TextDecoder {
     const invSqrt2 = 1 / Math.SQRT2;
     for (let i = 0; i < attn.length; i++) attn[i] = (attn[i]! + active[i]! + laurelOut[i]!) * invSqrt2;
     const ffIn = b.rmsNorm(attn, D, w.preFeedforwardNorm, c.rmsNormEps);
-    const ff = mlp(b, ffIn, tokens, w, c.intermediateSize[l]!, this.sparsityZ[l]!);
+    const ff = mlp(b, ffIn, tokens, w, c.intermediateSize[l]!, this.sparsityZ[l]!, this.gelu);
     b.rmsNorm(ff, D, w.postFeedforwardNorm, c.rmsNormEps, ff);
     for (let i = 0; i < attn.length; i++) attn[i] = attn[i]! + ff[i]!;
     const corrected = correct(b, predicted, attn, w.altup, c);
-    const injection = perLayerInjection(b, corrected[c.altupActiveIdx]!, pli, l, tokens, w, c);
+    const injection = perLayerInjection(b, corrected[c.altupActiveIdx]!, pli, l, tokens, w, c, this.gelu);
     for (let k = 0; k < corrected.length; k++) {
       if (k === c.altupActiveIdx) continue;
       const s = corrected[k]!;

@@ -1,6 +1,7 @@
 // The feed-forward block: gelu_tanh(gate) ⊙ up → down, with Gaussian top-k activation sparsity on the
 // gate pre-activation of the first layers (only values above mean + z·std of each token survive). §2.4(e).
 import type { Backend } from "../../kernels/backend.js";
+import type { GeluNumerics } from "../../kernels/gelu-f16-table.js";
 import type { LayerWeights } from "./weights.js";
 
 /** Φ⁻¹(p) for the standard normal (Acklam's rational approximation, relative error < 1.2e-9). */
@@ -24,10 +25,10 @@ export function normalQuantile(p: number): number {
 }
 
 /** `width` hidden units: the stored width, or a MatFormer slice's prefix of it (spec §5.2). */
-export function mlp(b: Backend, x: Float32Array, tokens: number, w: LayerWeights, width: number, sparsityZ: number | null): Float32Array {
+export function mlp(b: Backend, x: Float32Array, tokens: number, w: LayerWeights, width: number, sparsityZ: number | null, gelu: GeluNumerics): Float32Array {
   const gate = b.matmul(x, tokens, w.gate, width);
   const up = b.matmul(x, tokens, w.up, width);
   if (sparsityZ !== null) b.gaussianTopK(gate, width, sparsityZ);
-  b.geluMul(gate, up);
+  b.geluMul(gate, up, gelu);
   return b.matmul(gate, tokens, w.down, undefined, width);
 }

@@ -1,6 +1,7 @@
 // Per-Layer Embeddings (PLE): every layer gets its own small input per token, the sum of a row of a
 // huge lookup table (kept on disk) and a projection of the token's embedding. Spec §2.2.
 import type { Backend } from "../../kernels/backend.js";
+import type { GeluNumerics } from "../../kernels/gelu-f16-table.js";
 import type { TextConfig } from "../config.js";
 import type { TextWeights } from "./weights.js";
 
@@ -44,6 +45,7 @@ export function perLayerInjection(
   tokens: number,
   w: TextWeights["layers"][number],
   c: TextConfig,
+  gelu: GeluNumerics,
 ): Float32Array {
   const D = c.hiddenSize;
   const P = c.hiddenSizePerLayerInput;
@@ -54,7 +56,7 @@ export function perLayerInjection(
   const gate = b.matmul(scaled, tokens, w.perLayerInputGate);
   const layerInput = new Float32Array(tokens * P);
   for (let t = 0; t < tokens; t++) layerInput.set(pli.subarray((t * L + layer) * P, (t * L + layer + 1) * P), t * P);
-  b.geluMul(gate, layerInput);
+  b.geluMul(gate, layerInput, gelu);
   const out = b.matmul(gate, tokens, w.perLayerProjection);
   return b.rmsNorm(out, D, w.postPerLayerInputNorm, c.rmsNormEps, out);
 }
