@@ -10,6 +10,7 @@ import type { VisionEncoder } from "../model/vision/encoder.js";
 import { syntheticCheckpoint } from "../model/synthetic-checkpoint.js";
 import type { SyntheticSize } from "../model/synthetic.js";
 import { loadModel } from "../node/load.js";
+import { WasmBackend } from "../kernels/wasm/backend.js";
 import { createWasmBackend } from "../node/wasm-backend.js";
 import { intOption } from "./args.js";
 import { sliceArg, writeJson } from "./common.js";
@@ -109,6 +110,7 @@ export function registerBench(program: Command): void {
           matformer: model.slice.name,
           threads: "threads" in backend ? backend.threads : 1,
           backend: backend.name,
+          dispatch_us: backend instanceof WasmBackend ? +backend.dispatchMicros().toFixed(1) : null,
           prompt_tokens: f.prompt,
           gen_tokens: f.gen,
           runs: f.runs,

@@ -105,6 +105,21 @@ export class WasmBackend extends ReferenceBackend {
     return this.dispatcher.threads;
   }
 
+  /**
+   * Median microseconds of a call that every thread joins but that computes next to nothing: what each
+   * of the hundreds of ops of a decode step pays to start the workers and wait for the last one.
+   */
+  dispatchMicros(calls = 2000): number {
+    const [at] = this.stage([new Float32Array(this.threads)]) as [number];
+    const times = new Float64Array(calls);
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      this.dispatcher.run({ op: "softcap", memory: this.work.index, args: [at, 1, 0, this.threads], floats: [1] }, true);
+      times[i] = performance.now() - t0;
+    }
+    return times.sort()[calls >> 1]! * 1000;
+  }
+
   private newMemory(): KernelMemory {
     const memory = new WebAssembly.Memory({ initial: MAX_PAGES, maximum: MAX_PAGES, shared: true });
     const m = new KernelMemory(memory, this.dispatcher.attach(memory));
