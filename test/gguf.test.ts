@@ -279,8 +279,10 @@ describe("llama.cpp golden model (F32 GGUF)", () => {
           `decode steps median ${median(stepErr).toFixed(3)}, worst ${Math.max(...stepErr).toFixed(3)}, argmax ${stepAgree}/16`,
       );
       assert.ok(rowErr[0]! < 5e-3, `row 0 max |Δ| ${rowErr[0]}`);
-      assert.equal(agree, 48, `prompt argmax agrees on ${agree}/48 rows`);
-      assert.equal(stepAgree, 16, `decode-step argmax agrees on ${stepAgree}/16 steps`);
+      // Today every argmax agrees; one near-tie row (the closest top-2 margin is 0.010) may flip when a kernel
+      // reorders its float32 sums.
+      assert.ok(agree >= 47, `prompt argmax agrees on ${agree}/48 rows`);
+      assert.ok(stepAgree >= 15, `decode-step argmax agrees on ${stepAgree}/16 steps`);
       const reply = await model.complete({ ids }, { greedy: true, maxTokens: 16, ignoreEos: true });
       assert.deepEqual(reply.ids, greedy);
     } finally {
