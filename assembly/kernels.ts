@@ -13,10 +13,11 @@
   return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
 }
 
-/** Four halves in the low 16 bits of i32 lanes → float32x4. */
+/** Four halves in the high 16 bits of i32 lanes (the low 16 bits are ignored) → float32x4. */
 @inline function halfToFloat4(h: v128): v128 {
-  const mag = f32x4.mul(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), f32x4.splat(5.192296858534828e33));
-  return v128.or(mag, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+  // The arithmetic shift puts sign, exponent and mantissa where float32 has them (the mask clears the
+  // sign's copies in the 3 exponent bits a half lacks, and the low bits); × 2^112 re-biases the exponent.
+  return f32x4.mul(v128.and(i32x4.shr_s(h, 3), i32x4.splat(0x8fffe000)), f32x4.splat(5.192296858534828e33));
 }
 
 @inline function fma(a: v128, b: v128, c: v128): v128 {
@@ -45,55 +46,90 @@
   return i32x4.add(lo, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b)));
 }
 
-/** Σ x[i]·n[i] for 32 signed bytes x (two vectors) and 32 nibbles n (as bytes), as partial sums in four i32 lanes. */
-@inline function dotNibbles(xLo: v128, nLo: v128, xHi: v128, nHi: v128): v128 {
+/**
+ * Σ x[i]·n[i] for 32 signed bytes x (two vectors) and 32 nibbles n (as bytes), as partial sums: in eight
+ * i16 lanes on the relaxed build (each at most 2·2·127·15 = 7620), in four i32 lanes on the plain one.
+ */
+@inline function nibblePartials(xLo: v128, nLo: v128, xHi: v128, nHi: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
-    // Nibbles are the 7-bit operand, so every platform gives the same result; the i16 sum is at most 4·127·15.
-    // (V8 11.3 miscomputes the fused i32x4 dot-add, so the i16 dot and a pairwise add it is.)
-    const p = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xLo, nLo), i16x8.relaxed_dot_i8x16_i7x16_s(xHi, nHi));
-    return i32x4.extadd_pairwise_i16x8_s(p);
+    // Nibbles are the 7-bit operand, so every platform gives the same result.
+    // (V8 11.3 miscomputes the fused i32x4 dot-add, so the i16 dot it is.)
+    return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xLo, nLo), i16x8.relaxed_dot_i8x16_i7x16_s(xHi, nHi));
   }
   return i32x4.add(dotI8(xLo, nLo), dotI8(xHi, nHi));
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Activation quantization: each token's row of `cols` floats (a multiple of 32) becomes Q8 blocks laid
-// out as [cols × i8][nb × f32 scale dx][nb × f32 8·dx·Σq]; the last array folds Q4_0's −8 offset.
-
-/** Bytes of one quantized activation row. */
-export function quantizedRowBytes(cols: i32): i32 {
-  return cols + (cols >> 5) * 8;
+/** The same as partial sums in four i32 lanes on both builds. */
+@inline function dotNibbles(xLo: v128, nLo: v128, xHi: v128, nHi: v128): v128 {
+  const p = nibblePartials(xLo, nLo, xHi, nHi);
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.extadd_pairwise_i16x8_s(p);
+  return p;
 }
 
-export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): void {
+// ---------------------------------------------------------------------------------------------------
+// Activation quantization: each token's `cols` floats (a multiple of 32) become Q8 blocks — 32 int8, a
+// float32 scale dx and a float32 8·dx·Σq that folds Q4_0's −8 offset. Fewer than PANEL tokens (decode)
+// are laid out a row per token: [cols × i8][nb × dx][nb × 8·dx·Σq]. PANEL tokens or more are laid out
+// in panels of PANEL tokens, block after block: [PANEL × 32 i8][PANEL × dx][PANEL × 8·dx·Σq], so that
+// a product reads every token of a panel at fixed offsets. The last panel's missing tokens are left
+// unwritten: products compute their lanes and drop them.
+
+/** Tokens per panel: the token tile of many-token products. */
+const PANEL = 4;
+/** Bytes of one block of a panel. */
+const PANEL_BLOCK = PANEL * 40;
+
+/** Bytes of `tokens` quantized activation rows of `cols` inputs. */
+export function quantizedBytes(cols: i32, tokens: i32): i32 {
   const nb = cols >> 5;
-  const rowBytes = <usize>quantizedRowBytes(cols);
-  for (let t = r0; t < r1; t++) {
-    const src = x + <usize>t * <usize>cols * 4;
-    const q = qx + <usize>t * rowBytes;
-    const scales = q + <usize>cols;
-    const offsets = scales + <usize>nb * 4;
-    for (let b = 0; b < nb; b++) {
-      const p = src + <usize>b * 128;
-      let m = f32x4.splat(0);
-      for (let k = 0; k < 8; k++) m = f32x4.max(m, f32x4.abs(v128.load(p + k * 16)));
-      const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-      const d: f32 = amax / 127;
-      const id = f32x4.splat(d != 0 ? 1 / d : 0);
-      let sum = i32x4.splat(0);
-      for (let k = 0; k < 2; k++) {
-        const base = p + k * 64;
-        const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base), id)));
-        const bb = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 16), id)));
-        const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 32), id)));
-        const dd = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 48), id)));
-        sum = i32x4.add(sum, i32x4.add(i32x4.add(a, bb), i32x4.add(c, dd)));
-        const packed = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, bb), i16x8.narrow_i32x4_s(c, dd));
-        v128.store(q + <usize>b * 32 + k * 16, packed);
-      }
-      store<f32>(scales + <usize>b * 4, d);
-      store<f32>(offsets + <usize>b * 4, <f32>8 * d * <f32>hsumInt(sum));
+  if (tokens < PANEL) return tokens * nb * 40;
+  return ((tokens + PANEL - 1) / PANEL) * nb * PANEL_BLOCK;
+}
+
+/** One block of 32 floats at `src` → 32 int8 at `q`, dx at `scale`, 8·dx·Σq at `offset`. */
+@inline function quantizeBlock(src: usize, q: usize, scale: usize, offset: usize): void {
+  let m = f32x4.splat(0);
+  for (let k = 0; k < 8; k++) m = f32x4.max(m, f32x4.abs(v128.load(src + k * 16)));
+  const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  const d: f32 = amax / 127;
+  const id = f32x4.splat(d != 0 ? 1 / d : 0);
+  let sum = i32x4.splat(0);
+  for (let k = 0; k < 2; k++) {
+    const base = src + k * 64;
+    const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base), id)));
+    const bb = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 16), id)));
+    const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 32), id)));
+    const dd = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 48), id)));
+    sum = i32x4.add(sum, i32x4.add(i32x4.add(a, bb), i32x4.add(c, dd)));
+    v128.store(q + k * 16, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, bb), i16x8.narrow_i32x4_s(c, dd)));
+  }
+  store<f32>(scale, d);
+  store<f32>(offset, <f32>8 * d * <f32>hsumInt(sum));
+}
+
+/** Quantizes tokens [t0, t1) of x [tokens, cols]. */
+export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, t0: i32, t1: i32): void {
+  const nb = cols >> 5;
+  for (let t = t0; t < t1; t++) {
+    // Where block 0's int8 values, scale and offset go, and the bytes from one block to the next.
+    let q: usize, scale: usize, offset: usize, qStep: usize, scaleStep: usize;
+    if (tokens >= PANEL) {
+      const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
+      const k = <usize>(t % PANEL);
+      q = panel + k * 32;
+      scale = panel + PANEL * 32 + k * 4;
+      offset = scale + PANEL * 4;
+      qStep = PANEL_BLOCK;
+      scaleStep = PANEL_BLOCK;
+    } else {
+      q = qx + <usize>t * <usize>nb * 40;
+      scale = q + <usize>nb * 32;
+      offset = scale + <usize>nb * 4;
+      qStep = 32;
+      scaleStep = 4;
     }
+    const src = x + <usize>t * <usize>cols * 4;
+    for (let b = 0; b < nb; b++) quantizeBlock(src + <usize>b * 128, q + <usize>b * qStep, scale + <usize>b * scaleStep, offset + <usize>b * scaleStep);
   }
 }
 
@@ -119,16 +155,16 @@ export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): 
   h = i32x4.replace_lane(h, 1, load<u16>(w + stride));
   h = i32x4.replace_lane(h, 2, load<u16>(w + 2 * stride));
   h = i32x4.replace_lane(h, 3, load<u16>(w + 3 * stride));
-  return halfToFloat4(h);
+  return halfToFloat4(i32x4.shl(h, 16));
 }
 
-/** Row · quantized activation over blocks [b0, nb), GGUF blocks of `blockBytes` (18: Q4_0, 34: Q8_0). */
-@inline function dotQuantized(w: usize, qx: usize, nb: i32, b0: i32, blockBytes: usize): f32 {
+/** Row · one token's quantized activation (row layout), GGUF blocks of `blockBytes` (18: Q4_0, 34: Q8_0). */
+@inline function dotQuantized(w: usize, qx: usize, nb: i32, blockBytes: usize): f32 {
   const scales = qx + <usize>nb * 32;
   const offsets = scales + <usize>nb * 4;
   const q4 = blockBytes == 18;
   let acc = f32x4.splat(0);
-  let b = b0;
+  let b = 0;
   for (; b + 4 <= nb; b += 4) {
     const wb = w + <usize>b * blockBytes;
     const xb = qx + <usize>b * 32;
@@ -151,96 +187,79 @@ export function quantizeRows(x: usize, cols: i32, qx: usize, r0: i32, r1: i32): 
   return sum;
 }
 
-/** One token's share of a 4-block step whose weights are already unpacked (lo/hi: elements 0–15 / 16–31). */
-@inline function tokenStep(
-  x: usize, b: i32, nb: i32, q4: bool, dw: v128, acc: v128,
-  lo0: v128, hi0: v128, lo1: v128, hi1: v128, lo2: v128, hi2: v128, lo3: v128, hi3: v128,
-): v128 {
-  const xb = x + <usize>b * 32;
-  let s: v128;
-  if (q4) {
-    s = reduce4(
-      dotNibbles(v128.load(xb), lo0, v128.load(xb + 16), hi0), dotNibbles(v128.load(xb + 32), lo1, v128.load(xb + 48), hi1),
-      dotNibbles(v128.load(xb + 64), lo2, v128.load(xb + 80), hi2), dotNibbles(v128.load(xb + 96), lo3, v128.load(xb + 112), hi3),
-    );
-  } else {
-    s = reduce4(
-      i32x4.add(dotI8(lo0, v128.load(xb)), dotI8(hi0, v128.load(xb + 16))), i32x4.add(dotI8(lo1, v128.load(xb + 32)), dotI8(hi1, v128.load(xb + 48))),
-      i32x4.add(dotI8(lo2, v128.load(xb + 64)), dotI8(hi2, v128.load(xb + 80))), i32x4.add(dotI8(lo3, v128.load(xb + 96)), dotI8(hi3, v128.load(xb + 112))),
-    );
-  }
-  const scales = x + <usize>nb * 32;
-  let t = f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4));
-  if (q4) t = f32x4.sub(t, v128.load(scales + <usize>nb * 4 + <usize>b * 4));
-  return fma(dw, t, acc);
+/** One token's integer partial sums of one block (nibblePartials' lanes for Q4, i32 lanes for Q8). */
+@inline function blockPartial(xLo: v128, xHi: v128, lo: v128, hi: v128, q4: bool): v128 {
+  if (q4) return nibblePartials(xLo, lo, xHi, hi);
+  return i32x4.add(dotI8(lo, xLo), dotI8(hi, xHi));
 }
 
-@inline function unpackLo(w: usize, q4: bool): v128 {
-  return q4 ? v128.and(v128.load(w + 2), i8x16.splat(15)) : v128.load(w + 2);
-}
-@inline function unpackHi(w: usize, q4: bool): v128 {
-  return q4 ? v128.and(i16x8.shr_u(v128.load(w + 2), 4), i8x16.splat(15)) : v128.load(w + 18);
+/** [Σp0, Σp1, Σp2, Σp3] of four blockPartial results. */
+@inline function sumPartials(p0: v128, p1: v128, p2: v128, p3: v128, q4: bool): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (q4) {
+      // reduce4 on the i16 lanes (four summed: at most 30480, still an i16), then one widening pairwise add.
+      const a = i16x8.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
+      const b = i16x8.add(i32x4.shuffle(p2, p3, 0, 4, 1, 5), i32x4.shuffle(p2, p3, 2, 6, 3, 7));
+      return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7)));
+    }
+  }
+  return reduce4(p0, p1, p2, p3);
 }
 
 /**
- * Row · 4 tokens' quantized activations (rows `xStride` bytes apart), written to out[t·outStride]: the
- * weights of each 4-block step are unpacked once and used 4 times, which is what prefill needs.
+ * Row · one panel of quantized activations: out[t·outStride] for the panel's tokens t < `tokens`.
+ * The tokens sit in the vector lanes, so each block's weights are unpacked once for all of them and the
+ * sum needs no reduction at the end. A loop iteration is one block: TurboFan issues a basic block's
+ * loads before its arithmetic, and one block's loads about fit in x64's 16 vector registers (a step of
+ * four blocks for four tokens, as before panels, spent a quarter of its instructions on spills).
  */
-@inline function dotQuantized4(w: usize, qx: usize, xStride: usize, nb: i32, blockBytes: usize, out: usize, outStride: usize): void {
+@inline function dotPanel(w: usize, panel: usize, nb: i32, blockBytes: usize, out: usize, outStride: usize, tokens: i32): void {
   const q4 = blockBytes == 18;
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
-  const x1 = qx + xStride;
-  const x2 = x1 + xStride;
-  const x3 = x2 + xStride;
-  let b = 0;
-  for (; b + 4 <= nb; b += 4) {
-    const wb = w + <usize>b * blockBytes;
-    const dw = scales4(wb, blockBytes);
-    const lo0 = unpackLo(wb, q4);
-    const hi0 = unpackHi(wb, q4);
-    const lo1 = unpackLo(wb + blockBytes, q4);
-    const hi1 = unpackHi(wb + blockBytes, q4);
-    const lo2 = unpackLo(wb + 2 * blockBytes, q4);
-    const hi2 = unpackHi(wb + 2 * blockBytes, q4);
-    const lo3 = unpackLo(wb + 3 * blockBytes, q4);
-    const hi3 = unpackHi(wb + 3 * blockBytes, q4);
-    a0 = tokenStep(qx, b, nb, q4, dw, a0, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
-    a1 = tokenStep(x1, b, nb, q4, dw, a1, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
-    a2 = tokenStep(x2, b, nb, q4, dw, a2, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
-    a3 = tokenStep(x3, b, nb, q4, dw, a3, lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3);
+  let acc = f32x4.splat(0);
+  let wb = w;
+  let xb = panel;
+  const end = panel + <usize>nb * PANEL_BLOCK;
+  for (; xb < end; xb += PANEL_BLOCK, wb += blockBytes) {
+    const lo = q4 ? v128.and(v128.load(wb + 2), i8x16.splat(15)) : v128.load(wb + 2);
+    const hi = q4 ? v128.and(i16x8.shr_u(v128.load(wb + 2), 4), i8x16.splat(15)) : v128.load(wb + 18);
+    const s = sumPartials(
+      blockPartial(v128.load(xb), v128.load(xb, 16), lo, hi, q4), blockPartial(v128.load(xb, 32), v128.load(xb, 48), lo, hi, q4),
+      blockPartial(v128.load(xb, 64), v128.load(xb, 80), lo, hi, q4), blockPartial(v128.load(xb, 96), v128.load(xb, 112), lo, hi, q4), q4,
+    );
+    let t = f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(xb, PANEL * 32));
+    if (q4) t = f32x4.sub(t, v128.load(xb, PANEL * 36));
+    acc = fma(halfToFloat4(v128.load16_splat(wb)), t, acc); // the scale in both halves of every lane
   }
-  store<f32>(out, hsum(a0) + dotQuantized(w, qx, nb, b, blockBytes));
-  store<f32>(out + outStride, hsum(a1) + dotQuantized(w, x1, nb, b, blockBytes));
-  store<f32>(out + 2 * outStride, hsum(a2) + dotQuantized(w, x2, nb, b, blockBytes));
-  store<f32>(out + 3 * outStride, hsum(a3) + dotQuantized(w, x3, nb, b, blockBytes));
+  store<f32>(out, f32x4.extract_lane(acc, 0));
+  if (tokens > 1) store<f32>(out + outStride, f32x4.extract_lane(acc, 1));
+  if (tokens > 2) store<f32>(out + 2 * outStride, f32x4.extract_lane(acc, 2));
+  if (tokens > 3) store<f32>(out + 3 * outStride, f32x4.extract_lane(acc, 3));
 }
 
 @inline function matmulQuantized(blockBytes: usize, w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
   const nb = cols >> 5;
-  const xStride = <usize>quantizedRowBytes(cols);
   const outStride = <usize>yStride * 4;
   for (let tile = r0; tile < r1; tile += ROW_TILE) {
     const end = min(tile + ROW_TILE, r1);
-    let t = 0;
-    for (; t + 4 <= tokens; t += 4) {
-      const x = qx + <usize>t * xStride;
-      const out = y + <usize>t * outStride;
-      for (let r = tile; r < end; r++) dotQuantized4(w + <usize>r * rowBytes, x, xStride, nb, blockBytes, out + <usize>r * 4, outStride);
+    if (tokens < PANEL) {
+      for (let t = 0; t < tokens; t++) {
+        const x = qx + <usize>t * <usize>nb * 40;
+        const out = y + <usize>t * outStride;
+        for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, blockBytes));
+      }
+      continue;
     }
-    for (; t < tokens; t++) {
-      const x = qx + <usize>t * xStride;
+    for (let t = 0; t < tokens; t += PANEL) {
+      const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
       const out = y + <usize>t * outStride;
-      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, 0, blockBytes));
+      for (let r = tile; r < end; r++) dotPanel(w + <usize>r * rowBytes, panel, nb, blockBytes, out + <usize>r * 4, outStride, tokens - t);
     }
   }
 }
 
 /**
- * Rows per tile of a many-token product: a tile of weights stays in L2 while every token's activation
- * row (a few KB, in L1) passes over it, so weights stream from memory once per product.
+ * Rows per tile of a many-token product: a tile of weights stays in L2 while every panel of activations
+ * (PANEL tokens, 5 bytes per input: in L1) passes over it, so weights stream from memory once per product.
  */
 const ROW_TILE = 32;
 
@@ -259,8 +278,8 @@ const F16: i32 = 2;
 /** 4 weights of the given float type at element i of `row`, as float32x4. */
 @inline function load4(row: usize, i: i32, kind: i32): v128 {
   if (kind == F32) return v128.load(row + <usize>i * 4);
-  const h = v128.load16x4_u(row + <usize>i * 2);
-  if (kind == BF16) return i32x4.shl(h, 16);
+  const h = i32x4.shl(v128.load16x4_u(row + <usize>i * 2), 16);
+  if (kind == BF16) return h;
   return halfToFloat4(h);
 }
 

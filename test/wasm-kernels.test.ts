@@ -52,11 +52,14 @@ test("matrix products agree with the reference for every dtype, shape and slice"
     { rows: 37, inDim: 160, tokens: 5 }, // 4 + 1 blocks
     { rows: 70, inDim: 544, tokens: 2 }, // 17 blocks
   ];
+  // Quantized products of 4 or more tokens run on panels of 4, the last one padded; this one is big
+  // enough that 2 threads split the rows, and the quantization in the middle of a panel.
+  const panels = { rows: 67, inDim: 5024, tokens: 14 };
   const floatCols = [1, 5, 17, 67];
   let worst = 0;
   for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as DType[]) {
     const quantized = dtype === "q8_0" || dtype === "q4_0";
-    const cases = quantized ? shapes : [...shapes, ...floatCols.map((c, i) => ({ rows: 3 + i, inDim: c, tokens: 1 + i }))];
+    const cases = quantized ? [...shapes, panels] : [...shapes, ...floatCols.map((c, i) => ({ rows: 3 + i, inDim: c, tokens: 1 + i }))];
     for (const { rows, inDim, tokens } of cases) {
       const f32: Tensor = { dtype: "f32", shape: [rows, inDim], data: random(rows * inDim) };
       // Slices: all of it, then the first rows and (whole blocks of) columns, as MatFormer asks.

@@ -91,14 +91,14 @@ export class WasmBackend extends ReferenceBackend {
   private readonly vectors = new WeakMap<Float32Array, number>();
   private readonly mirrors = new WeakMap<KeyValues, Mirror>();
   private readonly released = new FinalizationRegistry<{ at: number; bytes: number }>(({ at, bytes }) => this.work.release(at, bytes));
-  private readonly quantizedRowBytes: (cols: number) => number;
+  private readonly quantizedBytes: (cols: number, tokens: number) => number;
 
   constructor(module: WebAssembly.Module, workers: KernelWorkers | undefined, readonly relaxed: boolean) {
     super();
     this.dispatcher = new Dispatcher(module, workers);
     this.name = `wasm-${relaxed ? "relaxed-simd" : "simd"}×${this.threads}`;
     this.work = this.newMemory();
-    this.quantizedRowBytes = this.dispatcher.exports(0).quantizedRowBytes as (cols: number) => number;
+    this.quantizedBytes = this.dispatcher.exports(0).quantizedBytes as (cols: number, tokens: number) => number;
   }
 
   get threads(): number {
@@ -164,21 +164,23 @@ export class WasmBackend extends ReferenceBackend {
     const { memory, offset } = this.locate(w);
     const scratch = this.weightMemories.find((m) => m.memory === memory)!.scratch;
     const rowBytes = inDim * DTYPE_BYTES[w.dtype];
-    const qBytes = quantized ? this.quantizedRowBytes(n) : 0;
-    const perToken = n * 4 + qBytes + rows * 4;
-    const chunk = Math.max(1, Math.floor(SCRATCH / perToken));
-    if (perToken > SCRATCH) throw new RangeError(`matmul: a ${rows}×${n} product does not fit the scratch area`);
+    const qBytes = (m: number) => (quantized ? this.quantizedBytes(n, m) : 0);
+    // Tokens per pass through the scratch area (quantized activations may pad a few tokens more).
+    const bytes = (m: number) => m * (n + rows) * 4 + qBytes(m);
+    let chunk = Math.floor(SCRATCH / bytes(1));
+    while (chunk > 0 && bytes(chunk) > SCRATCH) chunk--;
+    if (chunk === 0) throw new RangeError(`matmul: a ${rows}×${n} product does not fit the scratch area`);
     const out = new Float32Array(tokens * rows);
     const threaded = rows * n >= THREADED_MIN_WORK;
     for (let t0 = 0; t0 < tokens; t0 += chunk) {
       const m = Math.min(chunk, tokens - t0);
       const xAt = scratch;
       const qAt = xAt + m * n * 4;
-      const yAt = qAt + m * qBytes;
+      const yAt = qAt + qBytes(m);
       memory.f32(xAt, m * n).set(x.subarray(t0 * n, (t0 + m) * n));
       let input = xAt;
       if (quantized) {
-        this.dispatcher.run({ op: "quantizeRows", memory: memory.index, args: [xAt, n, qAt, 0, m] }, m * n >= THREADED_MIN_WORK);
+        this.dispatcher.run({ op: "quantize", memory: memory.index, args: [xAt, n, m, qAt, 0, m] }, m * n >= THREADED_MIN_WORK);
         input = qAt;
       }
       this.dispatcher.run({ op: MATMUL[w.dtype], memory: memory.index, args: [offset, rowBytes, input, m, n, yAt, rows, 0, rows] }, threaded);
