@@ -2,10 +2,9 @@
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import { serveKernels } from "../kernels/wasm/threads.js";
 
-const { control, index, threads, module, port } = workerData as {
+const { control, index, module, port } = workerData as {
   control: SharedArrayBuffer;
   index: number;
-  threads: number;
   module: WebAssembly.Module;
   port: MessagePort;
 };
@@ -13,7 +12,6 @@ parentPort!.postMessage("ready");
 serveKernels(
   control,
   index,
-  threads,
   module,
   () => {
     const received = receiveMessageOnPort(port);

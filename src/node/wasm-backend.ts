@@ -28,7 +28,7 @@ class NodeKernelWorkers implements KernelWorkers {
     for (let i = 0; i < count; i++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(new URL("./kernel-worker.js", import.meta.url), {
-        workerData: { control: this.control, index: i + 1, threads: count + 1, module, port: port2 },
+        workerData: { control: this.control, index: i + 1, module, port: port2 },
         transferList: [port2],
       });
       worker.unref();

@@ -1,8 +1,11 @@
 // Running one kernel call on every thread at once. The calling thread writes the call into a shared
-// control block, bumps a generation counter and computes its own slice; each worker spins on the
-// counter (falling back to Atomics.wait after a while), computes its slice of the same call and counts
-// down. Spinning matters: a decode step makes hundreds of calls, and waking a sleeping thread through
-// the futex costs ~40 µs against ~1.5 µs for a spinning one (shared/design/kernels.md).
+// control block and publishes it with one atomic word (generation and op); each worker spins on that
+// word (falling back to Atomics.wait after a while). The call's range is cut into chunks that every
+// thread, the caller included, claims one at a time until none is left, and the caller waits only for
+// chunks that were claimed: a worker that wakes late (the OS gave its core to another process) costs
+// the call its help, not a wait for its share. Spinning matters: a decode step makes hundreds of calls,
+// and waking a sleeping thread through the futex costs ~40 µs against ~1.5 µs for a spinning one
+// (shared/design/kernels.md).
 // Platform-neutral: workers are started by the platform (src/node/kernel-workers.ts on Node; Web
 // Workers in a browser) and run `serveKernels` on the block they are given.
 
@@ -26,20 +29,31 @@ const ATTACH = 100;
 const EXIT = 101;
 
 // Control block layout (int32 slots).
-const GEN = 0;
+/** The published call: generation (20 bits) << 8 | op. */
+const CALL = 0;
+/** Workers yet to finish an ATTACH or EXIT (ops that every worker must run). */
 const PENDING = 1;
-const OP = 2;
-const MEMORY = 3;
-const ARGC = 4;
+const MEMORY = 2;
+const ARGC = 3;
 /** Which argument (if any) is a per-thread scratch pointer, and its per-thread stride argument. */
-const SCRATCH_ARG = 5;
-const SCRATCH_STRIDE = 6;
-const FLOAT_FLAGS = 7; // bit i: argument i is a float32
-const FAILED = 8;
+const SCRATCH_ARG = 4;
+const SCRATCH_STRIDE = 5;
+const FLOAT_FLAGS = 6; // bit i: argument i is a float32
+const FAILED = 7;
 /** Workers asleep in Atomics.wait: only then does a call pay for a notify. */
-const SLEEPERS = 9;
-const ARGS = 10;
+const SLEEPERS = 8;
+/** Chunks of the call, the next one to claim (generation << 11 | index: a late thread claims none of a newer call), and those done. */
+const CHUNKS = 9;
+const NEXT = 10;
+const DONE = 11;
+const ARGS = 12;
 export const CONTROL_BYTES = (ARGS + 32) * 4;
+
+/**
+ * Chunks per thread of a call: enough that a slow thread's share is taken over, few enough to cost
+ * nothing (256 threads at most: chunk indices fit NEXT's 11 bits).
+ */
+const CHUNKS_PER_THREAD = 4;
 
 /**
  * Polls of the control block before a thread sleeps (roughly a millisecond): between two calls of a
@@ -47,11 +61,13 @@ export const CONTROL_BYTES = (ARGS + 32) * 4;
  */
 const SPIN = 1 << 18;
 
-/** The slice [start, end) of `total` items that thread `k` of `n` computes. */
+/** The slice [start, end) of `total` items that chunk `k` of `n` computes. */
 function slice(total0: number, total1: number, k: number, n: number): [number, number] {
   const len = total1 - total0;
   return [total0 + Math.floor((len * k) / n), total0 + Math.floor((len * (k + 1)) / n)];
 }
+
+const generationOf = (call: number) => call >>> 8;
 
 function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
   const abort = () => {
@@ -60,20 +76,45 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Ke
   return new WebAssembly.Instance(module, { env: { memory, abort } }).exports as unknown as KernelExports;
 }
 
-/** Executes thread k's part of the call in the control block. */
-function runPart(ctl: Int32Array, f32: Float32Array, instances: KernelExports[], k: number, n: number): void {
+/** Op `op` with the arguments in the control block, on thread `k`, as a function that runs chunk `c` of `n`. */
+function prepare(ctl: Int32Array, f32: Float32Array, instances: KernelExports[], op: number, k: number): (c: number, n: number) => void {
   const argc = ctl[ARGC]!;
   const args: number[] = [];
   const floats = ctl[FLOAT_FLAGS]!;
   for (let i = 0; i < argc; i++) args.push(floats & (1 << i) ? f32[ARGS + i]! : ctl[ARGS + i]!);
-  const [start, end] = slice(args[argc - 2]!, args[argc - 1]!, k, n);
-  if (start >= end) return;
-  args[argc - 2] = start;
-  args[argc - 1] = end;
   const scratch = ctl[SCRATCH_ARG]!;
   if (scratch >= 0) args[scratch] = args[scratch]! + k * ctl[SCRATCH_STRIDE]!;
-  const fn = instances[ctl[MEMORY]!]![OPS[ctl[OP]!]!]!;
-  fn(...args);
+  const fn = instances[ctl[MEMORY]!]![OPS[op]!]!;
+  const total0 = args[argc - 2]!;
+  const total1 = args[argc - 1]!;
+  return (c, n) => {
+    const [start, end] = slice(total0, total1, c, n);
+    if (start >= end) return;
+    args[argc - 2] = start;
+    args[argc - 1] = end;
+    fn(...args);
+  };
+}
+
+/**
+ * Claims and runs chunks of the call published as `call` until none is left (or a newer call has
+ * replaced it); `report` is told of an error, after which the chunk still counts as done.
+ */
+function runChunks(ctl: Int32Array, f32: Float32Array, instances: KernelExports[], k: number, call: number, report: (e: unknown) => void): void {
+  const n = ctl[CHUNKS]!;
+  let part: ((c: number, n: number) => void) | undefined; // the arguments are read once a chunk is claimed
+  for (;;) {
+    const next = Atomics.load(ctl, NEXT);
+    if (next >>> 11 !== generationOf(call) || (next & 0x7ff) >= n) return;
+    if (Atomics.compareExchange(ctl, NEXT, next, next + 1) !== next) continue;
+    try {
+      part ??= prepare(ctl, f32, instances, call & 0xff, k);
+      part(next & 0x7ff, n);
+    } catch (e) {
+      report(e);
+    }
+    if (Atomics.add(ctl, DONE, 1) === n - 1) Atomics.notify(ctl, DONE);
+  }
 }
 
 /**
@@ -83,7 +124,6 @@ function runPart(ctl: Int32Array, f32: Float32Array, instances: KernelExports[],
 export function serveKernels(
   control: SharedArrayBuffer,
   k: number,
-  n: number,
   module: WebAssembly.Module,
   nextMemory: () => WebAssembly.Memory,
   report: (message: string) => void,
@@ -91,25 +131,31 @@ export function serveKernels(
   const ctl = new Int32Array(control);
   const f32 = new Float32Array(control);
   const instances: KernelExports[] = [];
-  let seen = 0; // a fresh block's generation: a call made before this thread got here is still seen
+  const fail = (e: unknown) => {
+    report(`kernel worker ${k}: ${(e as Error)?.stack ?? String(e)}`);
+    Atomics.store(ctl, FAILED, 1);
+  };
+  let seen = 0; // a fresh block's call word: a call made before this thread got here is still seen
   for (;;) {
     let spins = 0;
-    while (Atomics.load(ctl, GEN) === seen) {
+    while (Atomics.load(ctl, CALL) === seen) {
       if (++spins > SPIN) {
         Atomics.add(ctl, SLEEPERS, 1);
-        Atomics.wait(ctl, GEN, seen);
+        Atomics.wait(ctl, CALL, seen);
         Atomics.sub(ctl, SLEEPERS, 1);
       }
     }
-    seen = Atomics.load(ctl, GEN);
-    const op = ctl[OP]!;
+    seen = Atomics.load(ctl, CALL);
+    const op = seen & 0xff;
     if (op === EXIT) return;
+    if (op !== ATTACH) {
+      runChunks(ctl, f32, instances, k, seen, fail);
+      continue;
+    }
     try {
-      if (op === ATTACH) instances.push(instantiate(module, nextMemory()));
-      else runPart(ctl, f32, instances, k, n);
+      instances.push(instantiate(module, nextMemory()));
     } catch (e) {
-      report(`kernel worker ${k}: ${(e as Error)?.stack ?? String(e)}`);
-      Atomics.store(ctl, FAILED, 1);
+      fail(e);
     }
     if (Atomics.sub(ctl, PENDING, 1) === 1) Atomics.notify(ctl, PENDING);
   }
@@ -131,6 +177,7 @@ export class Dispatcher {
   private readonly ctl: Int32Array;
   private readonly f32: Float32Array;
   private readonly instances: KernelExports[] = [];
+  private generation = 0;
   readonly threads: number;
 
   constructor(private readonly module: WebAssembly.Module, private readonly workers: KernelWorkers | undefined) {
@@ -144,8 +191,7 @@ export class Dispatcher {
     this.instances.push(instantiate(this.module, memory));
     if (this.workers) {
       this.workers.sendMemory(memory);
-      this.signal(ATTACH);
-      this.waitForWorkers();
+      this.everyWorker(ATTACH);
     }
     return this.instances.length - 1;
   }
@@ -158,7 +204,7 @@ export class Dispatcher {
   /** Runs a call on every thread, or on this one alone when not `threaded`. */
   run(call: Call, threaded = true): void {
     const ctl = this.ctl;
-    ctl[OP] = OPS.indexOf(call.op);
+    const op = OPS.indexOf(call.op);
     ctl[MEMORY] = call.memory;
     ctl[ARGC] = call.args.length;
     let floats = 0;
@@ -170,35 +216,61 @@ export class Dispatcher {
     });
     ctl[SCRATCH_ARG] = call.scratch?.arg ?? -1;
     ctl[SCRATCH_STRIDE] = call.scratch?.stride ?? 0;
-    const all = threaded && this.workers !== undefined;
-    if (all) this.signal(ctl[OP]!);
-    runPart(ctl, this.f32, this.instances, 0, all ? this.threads : 1);
-    if (all) this.waitForWorkers();
+    if (!threaded || !this.workers) {
+      prepare(ctl, this.f32, this.instances, op, 0)(0, 1);
+      return;
+    }
+    const n = this.threads * CHUNKS_PER_THREAD;
+    ctl[CHUNKS] = n;
+    Atomics.store(ctl, DONE, 0);
+    const word = this.nextCall(op);
+    Atomics.store(ctl, NEXT, generationOf(word) << 11);
+    this.publish(word);
+    let error: unknown;
+    runChunks(ctl, this.f32, this.instances, 0, word, (e) => (error ??= e));
+    this.waitUntil(DONE, n);
+    if (error !== undefined) throw error;
+    this.checkWorkers();
   }
 
   close(): void {
     if (!this.workers) return;
     this.ctl[PENDING] = this.workers.count;
-    this.ctl[OP] = EXIT;
-    Atomics.add(this.ctl, GEN, 1);
-    Atomics.notify(this.ctl, GEN);
+    this.publish(this.nextCall(EXIT));
+    Atomics.notify(this.ctl, CALL);
     this.workers.close();
   }
 
-  private signal(op: number): void {
-    this.ctl[OP] = op;
-    Atomics.store(this.ctl, PENDING, this.workers!.count);
-    Atomics.add(this.ctl, GEN, 1);
-    if (Atomics.load(this.ctl, SLEEPERS) > 0) Atomics.notify(this.ctl, GEN);
+  /** The call word of the next generation. */
+  private nextCall(op: number): number {
+    this.generation = (this.generation + 1) & 0xfffff;
+    return (this.generation << 8) | op;
   }
 
-  private waitForWorkers(): void {
+  private publish(word: number): void {
+    Atomics.store(this.ctl, CALL, word);
+    if (Atomics.load(this.ctl, SLEEPERS) > 0) Atomics.notify(this.ctl, CALL);
+  }
+
+  /** Runs an op that every worker must run (attaching a memory). */
+  private everyWorker(op: number): void {
+    Atomics.store(this.ctl, PENDING, this.workers!.count);
+    this.publish(this.nextCall(op));
+    this.waitUntil(PENDING, 0);
+    this.checkWorkers();
+  }
+
+  /** Spins (then sleeps) until control slot `slot` holds `value`. */
+  private waitUntil(slot: number, value: number): void {
     let spins = 0;
     for (;;) {
-      const left = Atomics.load(this.ctl, PENDING);
-      if (left === 0) break;
-      if (++spins > SPIN) Atomics.wait(this.ctl, PENDING, left);
+      const now = Atomics.load(this.ctl, slot);
+      if (now === value) break;
+      if (++spins > SPIN) Atomics.wait(this.ctl, slot, now);
     }
+  }
+
+  private checkWorkers(): void {
     if (this.ctl[FAILED]) throw new Error(this.workers!.failure() ?? "a kernel worker failed");
   }
 }
