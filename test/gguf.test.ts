@@ -12,7 +12,7 @@ import { ggufTokenizerEntries, tokenizerFromGGUF } from "../src/checkpoint/gguf-
 import { openHFCheckpoint } from "../src/checkpoint/hf.js";
 import { CheckpointError, Gemma3nError } from "../src/errors.js";
 import { openGGUFCheckpoint, RepackedFile } from "../src/checkpoint/gguf-checkpoint.js";
-import { Rng } from "../src/generate/sampler.js";
+import { argmax as argmaxOf, Rng } from "../src/generate/sampler.js";
 import { parseNpy } from "../src/io/npy.js";
 import { MemoryFile } from "../src/io/random-access.js";
 import { convertTensor, widen } from "../src/kernels/dtype.js";
@@ -24,6 +24,7 @@ import { NodeModelFiles } from "../src/node/fs.js";
 import { openGGUFModel } from "../src/node/gguf-files.js";
 import { loadModel } from "../src/node/load.js";
 import { cli } from "./cli-helpers.js";
+import { maxAbsDiff } from "./golden.js";
 import { fixture, hasShared, shared, tinyModelDir } from "./helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "gemma3n-gguf-"));
@@ -256,8 +257,8 @@ describe("llama.cpp golden model (F32 GGUF)", () => {
     const V = 512;
     const read = (name: string) => new Float32Array(readFileSync(join(dir, name)).buffer.slice(0));
     const rowErrors = (got: Float32Array, ref: Float32Array) =>
-      Array.from({ length: got.length / V }, (_, r) => got.subarray(r * V, (r + 1) * V).reduce((d, v, i) => Math.max(d, Math.abs(v - ref[r * V + i]!)), 0));
-    const argmax = (l: Float32Array, r: number) => l.subarray(r * V, (r + 1) * V).reduce((b, v, i, a) => (v > a[b]! ? i : b), 0);
+      Array.from({ length: got.length / V }, (_, r) => maxAbsDiff(got.subarray(r * V, (r + 1) * V), ref.subarray(r * V, (r + 1) * V)));
+    const argmax = (l: Float32Array, r: number) => argmaxOf(l.subarray(r * V, (r + 1) * V));
     const model = await loadModel(join(dir, "gemma3n-tiny-F32.gguf"));
     try {
       assert.equal(model.config.text.numKvSharedLayers, 5);
@@ -455,7 +456,7 @@ describe("CLI with GGUF", () => {
     };
     const [table, exact, dir] = [logitsOf(out), logitsOf(out, "--gelu", "exact"), logitsOf(tinyModelDir)];
     assert.deepEqual(exact, dir);
-    const dev = table.reduce((m, v, i) => Math.max(m, Math.abs(v - dir[i]!)), 0);
+    const dev = maxAbsDiff(table, dir);
     assert.ok(dev > 0 && dev < 0.1, `the fp16 GELU table moves the logits by ${dev}`);
     assert.match(cli(["logits", "--model", out, "--ids", "2", "--gelu", "fp16"]).stderr, /--gelu.*fp16.*invalid/);
     assert.deepEqual(JSON.parse(cli(["tokenize", "--model", out, "--text", "Hello", "--json"]).stdout), JSON.parse(cli(["tokenize", "--model", tinyModelDir, "--text", "Hello", "--json"]).stdout));

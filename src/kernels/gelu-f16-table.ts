@@ -9,8 +9,8 @@ import { halfTable, toF16 } from "./dtype.js";
 export type GeluNumerics = "exact" | "f16-table";
 export const GELU_NUMERICS: readonly GeluNumerics[] = ["exact", "f16-table"];
 
-/** Inputs at or beyond ±GELU_TABLE_LIMIT bypass the table (llama.cpp's bounds). */
-export const GELU_TABLE_LIMIT = 10;
+/** Inputs at or beyond ±TABLE_LIMIT bypass the table (llama.cpp's bounds; assembly/kernels.ts has the same). */
+const TABLE_LIMIT = 10;
 
 const f = Math.fround;
 const SQRT_2_OVER_PI = f(0.7978845608028654);
@@ -37,7 +37,7 @@ export function geluF16Table(): Float32Array {
 
 /** llama.cpp's table GELU of one value. */
 export function geluF16(x: number, t = geluF16Table()): number {
-  if (x <= -GELU_TABLE_LIMIT) return 0;
-  if (x >= GELU_TABLE_LIMIT) return x;
+  if (x <= -TABLE_LIMIT) return 0;
+  if (x >= TABLE_LIMIT) return x;
   return t[toF16(x)]!;
 }
