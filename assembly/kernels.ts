@@ -46,26 +46,6 @@
   return i32x4.add(lo, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b)));
 }
 
-/**
- * Σ x[i]·n[i] for 32 signed bytes x (two vectors) and 32 nibbles n (as bytes), as partial sums: in eight
- * i16 lanes on the relaxed build (each at most 2·2·127·15 = 7620), in four i32 lanes on the plain one.
- */
-@inline function nibblePartials(xLo: v128, nLo: v128, xHi: v128, nHi: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    // Nibbles are the 7-bit operand, so every platform gives the same result.
-    // (V8 11.3 miscomputes the fused i32x4 dot-add, so the i16 dot it is.)
-    return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(xLo, nLo), i16x8.relaxed_dot_i8x16_i7x16_s(xHi, nHi));
-  }
-  return i32x4.add(dotI8(xLo, nLo), dotI8(xHi, nHi));
-}
-
-/** The same as partial sums in four i32 lanes on both builds. */
-@inline function dotNibbles(xLo: v128, nLo: v128, xHi: v128, nHi: v128): v128 {
-  const p = nibblePartials(xLo, nLo, xHi, nHi);
-  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.extadd_pairwise_i16x8_s(p);
-  return p;
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Activation quantization: each token's `cols` floats (a multiple of 32) become Q8 blocks — 32 int8, a
 // float32 scale dx and a float32 8·dx·Σq that folds Q4_0's −8 offset. Fewer than PANEL tokens (decode)
@@ -137,14 +117,13 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, t0: i32, t
 // Matrix products y[t, r] = Σ_i x[t, i]·W[r, i] for rows r in [r0, r1) and tokens t in [0, tokens):
 // W has `rowBytes` bytes per row (the full tensor's stride) and the first `cols` inputs are used.
 
-/** One GGUF Q4_0 block (2-byte scale, 16 bytes of nibbles) · one Q8 activation block: integer partial sums. */
-@inline function blockQ4(w: usize, x: usize): v128 {
-  const v = v128.load(w + 2);
-  const mask = i8x16.splat(15);
-  const lo = v128.and(v, mask);
-  const hi = v128.and(i16x8.shr_u(v, 4), mask);
-  return dotNibbles(v128.load(x), lo, v128.load(x + 16), hi);
-}
+/**
+ * Rows per tile of a product: a tile of weights stays in L2 while every token (or panel of activations:
+ * PANEL tokens, 5 bytes per input, in L1) passes over it, so weights stream from memory once per product.
+ */
+const ROW_TILE = 32;
+
+// Q8_0: GGUF's row layout, [2-byte scale][32 int8] per block, one row at a time.
 
 @inline function blockQ8(w: usize, x: usize): v128 {
   return i32x4.add(dotI8(v128.load(w + 2), v128.load(x)), dotI8(v128.load(w + 18), v128.load(x + 16)));
@@ -158,77 +137,44 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, t0: i32, t
   return halfToFloat4(i32x4.shl(h, 16));
 }
 
-/** Row · one token's quantized activation (row layout), GGUF blocks of `blockBytes` (18: Q4_0, 34: Q8_0). */
-@inline function dotQuantized(w: usize, qx: usize, nb: i32, blockBytes: usize): f32 {
+/** Row · one token's quantized activation (row layout). */
+@inline function dotQ8(w: usize, qx: usize, nb: i32): f32 {
   const scales = qx + <usize>nb * 32;
-  const offsets = scales + <usize>nb * 4;
-  const q4 = blockBytes == 18;
   let acc = f32x4.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
-    const wb = w + <usize>b * blockBytes;
+    const wb = w + <usize>b * 34;
     const xb = qx + <usize>b * 32;
-    const s = q4
-      ? reduce4(blockQ4(wb, xb), blockQ4(wb + blockBytes, xb + 32), blockQ4(wb + 2 * blockBytes, xb + 64), blockQ4(wb + 3 * blockBytes, xb + 96))
-      : reduce4(blockQ8(wb, xb), blockQ8(wb + blockBytes, xb + 32), blockQ8(wb + 2 * blockBytes, xb + 64), blockQ8(wb + 3 * blockBytes, xb + 96));
-    let t = f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4));
-    if (q4) t = f32x4.sub(t, v128.load(offsets + <usize>b * 4));
-    acc = fma(scales4(wb, blockBytes), t, acc);
+    const s = reduce4(blockQ8(wb, xb), blockQ8(wb + 34, xb + 32), blockQ8(wb + 68, xb + 64), blockQ8(wb + 102, xb + 96));
+    acc = fma(scales4(wb, 34), f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4)), acc);
   }
   let sum = hsum(acc);
   for (; b < nb; b++) {
-    const wb = w + <usize>b * blockBytes;
-    const xb = qx + <usize>b * 32;
-    const s = <f32>hsumInt(q4 ? blockQ4(wb, xb) : blockQ8(wb, xb));
-    let t = s * load<f32>(scales + <usize>b * 4);
-    if (q4) t -= load<f32>(offsets + <usize>b * 4);
-    sum += halfToFloat(load<u16>(wb)) * t;
+    const wb = w + <usize>b * 34;
+    sum += halfToFloat(load<u16>(wb)) * (<f32>hsumInt(blockQ8(wb, qx + <usize>b * 32)) * load<f32>(scales + <usize>b * 4));
   }
   return sum;
 }
 
-/** One token's integer partial sums of one block (nibblePartials' lanes for Q4, i32 lanes for Q8). */
-@inline function blockPartial(xLo: v128, xHi: v128, lo: v128, hi: v128, q4: bool): v128 {
-  if (q4) return nibblePartials(xLo, lo, xHi, hi);
-  return i32x4.add(dotI8(lo, xLo), dotI8(hi, xHi));
-}
-
-/** [Σp0, Σp1, Σp2, Σp3] of four blockPartial results. */
-@inline function sumPartials(p0: v128, p1: v128, p2: v128, p3: v128, q4: bool): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    if (q4) {
-      // reduce4 on the i16 lanes (four summed: at most 30480, still an i16), then one widening pairwise add.
-      const a = i16x8.add(i32x4.shuffle(p0, p1, 0, 4, 1, 5), i32x4.shuffle(p0, p1, 2, 6, 3, 7));
-      const b = i16x8.add(i32x4.shuffle(p2, p3, 0, 4, 1, 5), i32x4.shuffle(p2, p3, 2, 6, 3, 7));
-      return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7)));
-    }
-  }
-  return reduce4(p0, p1, p2, p3);
-}
-
 /**
  * Row · one panel of quantized activations: out[t·outStride] for the panel's tokens t < `tokens`.
- * The tokens sit in the vector lanes, so each block's weights are unpacked once for all of them and the
+ * The tokens sit in the vector lanes, so each block's weights are loaded once for all of them and the
  * sum needs no reduction at the end. A loop iteration is one block: TurboFan issues a basic block's
- * loads before its arithmetic, and one block's loads about fit in x64's 16 vector registers (a step of
- * four blocks for four tokens, as before panels, spent a quarter of its instructions on spills).
+ * loads before its arithmetic, and one block's loads about fit in x64's 16 vector registers.
  */
-@inline function dotPanel(w: usize, panel: usize, nb: i32, blockBytes: usize, out: usize, outStride: usize, tokens: i32): void {
-  const q4 = blockBytes == 18;
+@inline function dotPanelQ8(w: usize, panel: usize, nb: i32, out: usize, outStride: usize, tokens: i32): void {
   let acc = f32x4.splat(0);
   let wb = w;
   let xb = panel;
   const end = panel + <usize>nb * PANEL_BLOCK;
-  for (; xb < end; xb += PANEL_BLOCK, wb += blockBytes) {
-    const lo = q4 ? v128.and(v128.load(wb + 2), i8x16.splat(15)) : v128.load(wb + 2);
-    const hi = q4 ? v128.and(i16x8.shr_u(v128.load(wb + 2), 4), i8x16.splat(15)) : v128.load(wb + 18);
-    const s = sumPartials(
-      blockPartial(v128.load(xb), v128.load(xb, 16), lo, hi, q4), blockPartial(v128.load(xb, 32), v128.load(xb, 48), lo, hi, q4),
-      blockPartial(v128.load(xb, 64), v128.load(xb, 80), lo, hi, q4), blockPartial(v128.load(xb, 96), v128.load(xb, 112), lo, hi, q4), q4,
+  for (; xb < end; xb += PANEL_BLOCK, wb += 34) {
+    const lo = v128.load(wb + 2);
+    const hi = v128.load(wb + 18);
+    const s = reduce4(
+      i32x4.add(dotI8(lo, v128.load(xb)), dotI8(hi, v128.load(xb, 16))), i32x4.add(dotI8(lo, v128.load(xb, 32)), dotI8(hi, v128.load(xb, 48))),
+      i32x4.add(dotI8(lo, v128.load(xb, 64)), dotI8(hi, v128.load(xb, 80))), i32x4.add(dotI8(lo, v128.load(xb, 96)), dotI8(hi, v128.load(xb, 112))),
     );
-    let t = f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(xb, PANEL * 32));
-    if (q4) t = f32x4.sub(t, v128.load(xb, PANEL * 36));
-    acc = fma(halfToFloat4(v128.load16_splat(wb)), t, acc); // the scale in both halves of every lane
+    acc = fma(halfToFloat4(v128.load16_splat(wb)), f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(xb, PANEL * 32)), acc); // the scale in both halves of every lane
   }
   store<f32>(out, f32x4.extract_lane(acc, 0));
   if (tokens > 1) store<f32>(out + outStride, f32x4.extract_lane(acc, 1));
@@ -236,7 +182,7 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, t0: i32, t
   if (tokens > 3) store<f32>(out + 3 * outStride, f32x4.extract_lane(acc, 3));
 }
 
-@inline function matmulQuantized(blockBytes: usize, w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
   for (let tile = r0; tile < r1; tile += ROW_TILE) {
@@ -245,30 +191,223 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, t0: i32, t
       for (let t = 0; t < tokens; t++) {
         const x = qx + <usize>t * <usize>nb * 40;
         const out = y + <usize>t * outStride;
-        for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQuantized(w + <usize>r * rowBytes, x, nb, blockBytes));
+        for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQ8(w + <usize>r * rowBytes, x, nb));
       }
       continue;
     }
     for (let t = 0; t < tokens; t += PANEL) {
       const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
       const out = y + <usize>t * outStride;
-      for (let r = tile; r < end; r++) dotPanel(w + <usize>r * rowBytes, panel, nb, blockBytes, out + <usize>r * 4, outStride, tokens - t);
+      for (let r = tile; r < end; r++) dotPanelQ8(w + <usize>r * rowBytes, panel, nb, out + <usize>r * 4, outStride, tokens - t);
     }
   }
 }
 
-/**
- * Rows per tile of a many-token product: a tile of weights stays in L2 while every panel of activations
- * (PANEL tokens, 5 bytes per input: in L1) passes over it, so weights stream from memory once per product.
- */
-const ROW_TILE = 32;
+// Q4_0: rows in groups of 4, interleaved block by block (interleaveQ4 rearranges a GGUF tensor in place),
+// so that the vector lanes are the 4 rows and every product ends without a horizontal sum. A group's
+// block is [4 × f16 scale][4 chunks × 16 bytes]: chunk a holds bytes 4a…4a+3 of each row's 16 GGUF
+// nibble bytes, row after row — low nibbles are elements 4a…4a+3, high nibbles 16+4a…16+4a+3. Rows past
+// the last whole group stay in GGUF's layout and are read into the same lanes as they go (the same
+// arithmetic, so a row's result does not depend on where it sits).
 
-export function matmulQ4(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  matmulQuantized(18, w, rowBytes, qx, tokens, cols, y, yStride, r0, r1);
+const GROUP_BLOCK = 72;
+
+/** Interleaves groups [g0, g1) of a GGUF Q4_0 tensor in place, through 4 rows of per-thread scratch. */
+export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32, g1: i32): void {
+  const nb = <i32>(rowBytes / 18);
+  for (let g = g0; g < g1; g++) {
+    const group = w + <usize>g * 4 * rowBytes;
+    memory.copy(scratch, group, 4 * rowBytes);
+    for (let b = 0; b < nb; b++) {
+      const src = scratch + <usize>b * 18;
+      const dst = group + <usize>b * GROUP_BLOCK;
+      v128.store(dst, gatherScales(src, rowBytes, 2 * rowBytes, 3 * rowBytes));
+      for (let a = 0; a < 4; a++) v128.store(dst + 8 + <usize>a * 16, gatherChunk(src + 2 + <usize>a * 4, rowBytes, 2 * rowBytes, 3 * rowBytes));
+    }
+  }
 }
 
-export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  matmulQuantized(34, w, rowBytes, qx, tokens, cols, y, yStride, r0, r1);
+/** Word `src` of 4 GGUF rows (the next ones `o1`, `o2`, `o3` bytes on): a group's chunk. */
+@inline function gatherChunk(src: usize, o1: usize, o2: usize, o3: usize): v128 {
+  let c = i32x4.splat(load<u32>(src));
+  c = i32x4.replace_lane(c, 1, load<u32>(src + o1));
+  c = i32x4.replace_lane(c, 2, load<u32>(src + o2));
+  return i32x4.replace_lane(c, 3, load<u32>(src + o3));
+}
+
+/** The 4 rows' f16 scales in the low 8 bytes (the high 8 bytes are the group's chunk 0, rewritten next). */
+@inline function gatherScales(src: usize, o1: usize, o2: usize, o3: usize): v128 {
+  let h = i16x8.splat(load<u16>(src));
+  h = i16x8.replace_lane(h, 1, load<u16>(src + o1));
+  h = i16x8.replace_lane(h, 2, load<u16>(src + o2));
+  return i16x8.replace_lane(h, 3, load<u16>(src + o3));
+}
+
+/**
+ * The 4 rows' integer sums of one block: Σ_k x[k]·nibble[row, k] for the 32 int8 activations at `xb`
+ * and a group's chunks. Each chunk meets a broadcast of the 4 activations it covers.
+ */
+@inline function groupDot(xb: usize, c0: v128, c1: v128, c2: v128, c3: v128): v128 {
+  const m = i8x16.splat(15);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    // i16 pair sums (nibbles are the 7-bit operand: the same result everywhere); 8 of them reach 30480 at most.
+    let p = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb), v128.and(c0, m));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 4), v128.and(c1, m)));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 8), v128.and(c2, m)));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 12), v128.and(c3, m)));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 16), v128.and(i16x8.shr_u(c0, 4), m)));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 20), v128.and(i16x8.shr_u(c1, 4), m)));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 24), v128.and(i16x8.shr_u(c2, 4), m)));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 28), v128.and(i16x8.shr_u(c3, 4), m)));
+    return i32x4.extadd_pairwise_i16x8_s(p);
+  }
+  // i32 lanes [row 0|1 (or 2|3), first|second pair of the chunk's 4 bytes], added up at the end.
+  let lo = chunkDot(v128.load32_splat(xb), v128.and(c0, m), true);
+  let hi = chunkDot(v128.load32_splat(xb), v128.and(c0, m), false);
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 4), v128.and(c1, m), true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 4), v128.and(c1, m), false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 8), v128.and(c2, m), true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 8), v128.and(c2, m), false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 12), v128.and(c3, m), true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 12), v128.and(c3, m), false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 16), v128.and(i16x8.shr_u(c0, 4), m), true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 16), v128.and(i16x8.shr_u(c0, 4), m), false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 20), v128.and(i16x8.shr_u(c1, 4), m), true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 20), v128.and(i16x8.shr_u(c1, 4), m), false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 24), v128.and(i16x8.shr_u(c2, 4), m), true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 24), v128.and(i16x8.shr_u(c2, 4), m), false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 28), v128.and(i16x8.shr_u(c3, 4), m), true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 28), v128.and(i16x8.shr_u(c3, 4), m), false));
+  return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
+}
+
+/** Plain SIMD: products of a broadcast of 4 activations with rows 0–1 (`low`) or 2–3 of a chunk, pair sums in i32. */
+@inline function chunkDot(x4: v128, n: v128, low: bool): v128 {
+  if (low) return i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(x4), i16x8.extend_low_i8x16_u(n));
+  return i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(x4), i16x8.extend_high_i8x16_u(n));
+}
+
+/** acc + scales·(dx·sums − 8·dx·Σx): one block's contribution to 4 rows, Q4_0's −8 folded into `offset`. */
+@inline function groupStep(acc: v128, scales: v128, sums: v128, dx: v128, offset: v128): v128 {
+  return fma(scales, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(sums), dx), offset), acc);
+}
+
+/** Lanes of `v` that belong to rows in [r0, r1) → out[row] (row = 4g + lane). */
+@inline function storeRows(v: v128, out: usize, g: i32, r0: i32, r1: i32): void {
+  const r = g << 2;
+  const o = out + <usize>r * 4;
+  if (r >= r0 && r + 4 <= r1) {
+    v128.store(o, v);
+    return;
+  }
+  if (r >= r0 && r < r1) store<f32>(o, f32x4.extract_lane(v, 0));
+  if (r + 1 >= r0 && r + 1 < r1) store<f32>(o + 4, f32x4.extract_lane(v, 1));
+  if (r + 2 >= r0 && r + 2 < r1) store<f32>(o + 8, f32x4.extract_lane(v, 2));
+  if (r + 3 >= r0 && r + 3 < r1) store<f32>(o + 12, f32x4.extract_lane(v, 3));
+}
+
+/** Chunk `a` of the group block at `wb` (a tail's rows 1–3 are o1, o2, o3 bytes after row 0). */
+@inline function chunk(wb: usize, o1: usize, o2: usize, o3: usize, a: i32, tail: bool): v128 {
+  return tail ? gatherChunk(wb + 2 + <usize>a * 4, o1, o2, o3) : v128.load(wb + 8 + <usize>a * 16);
+}
+
+@inline function groupScales(wb: usize, o1: usize, o2: usize, o3: usize, tail: bool): v128 {
+  const h = tail ? gatherScales(wb, o1, o2, o3) : v128.load64_zero(wb);
+  return halfToFloat4(i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
+}
+
+/** Group · each of `tokens` (fewer than PANEL) activation rows → out rows [r0, r1). */
+@inline function groupRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool): void {
+  for (let t = 0; t < tokens; t++) {
+    const x = qx + <usize>t * <usize>nb * 40;
+    const scales = x + <usize>nb * 32;
+    const offsets = scales + <usize>nb * 4;
+    let acc = f32x4.splat(0);
+    let wb = wg;
+    for (let b = 0; b < nb; b++, wb += step) {
+      const s = groupDot(x + <usize>b * 32, chunk(wb, o1, o2, o3, 0, tail), chunk(wb, o1, o2, o3, 1, tail), chunk(wb, o1, o2, o3, 2, tail), chunk(wb, o1, o2, o3, 3, tail));
+      acc = groupStep(acc, groupScales(wb, o1, o2, o3, tail), s, v128.load32_splat(scales + <usize>b * 4), v128.load32_splat(offsets + <usize>b * 4));
+    }
+    storeRows(acc, y + <usize>t * outStride, g, r0, r1);
+  }
+}
+
+/** Group · one panel of activations (its first `tokens` real) → out rows [r0, r1) of the panel's tokens. */
+@inline function groupPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool): void {
+  // Four tokens at once: each block's chunks are loaded once for all of them.
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let wb = wg;
+  const end = panel + <usize>nb * PANEL_BLOCK;
+  for (let xb = panel; xb < end; xb += PANEL_BLOCK, wb += step) {
+    const c0 = chunk(wb, o1, o2, o3, 0, tail);
+    const c1 = chunk(wb, o1, o2, o3, 1, tail);
+    const c2 = chunk(wb, o1, o2, o3, 2, tail);
+    const c3 = chunk(wb, o1, o2, o3, 3, tail);
+    const sc = groupScales(wb, o1, o2, o3, tail);
+    const dx = xb + PANEL * 32;
+    const off = dx + PANEL * 4;
+    a0 = groupStep(a0, sc, groupDot(xb, c0, c1, c2, c3), v128.load32_splat(dx), v128.load32_splat(off));
+    a1 = groupStep(a1, sc, groupDot(xb + 32, c0, c1, c2, c3), v128.load32_splat(dx, 4), v128.load32_splat(off, 4));
+    a2 = groupStep(a2, sc, groupDot(xb + 64, c0, c1, c2, c3), v128.load32_splat(dx, 8), v128.load32_splat(off, 8));
+    a3 = groupStep(a3, sc, groupDot(xb + 96, c0, c1, c2, c3), v128.load32_splat(dx, 12), v128.load32_splat(off, 12));
+  }
+  storeRows(a0, out, g, r0, r1);
+  if (tokens > 1) storeRows(a1, out + outStride, g, r0, r1);
+  if (tokens > 2) storeRows(a2, out + 2 * outStride, g, r0, r1);
+  if (tokens > 3) storeRows(a3, out + 3 * outStride, g, r0, r1);
+}
+
+// One function per case, not inlined: TurboFan allocates registers per function, and a loop that
+// shares its function with the others spills its accumulators and constants.
+function interleavedRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize): void {
+  groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false);
+}
+function tailRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize): void {
+  groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, 18, o1, o2, o3, true);
+}
+function interleavedPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize): void {
+  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false);
+}
+function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize): void {
+  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, 18, o1, o2, o3, true);
+}
+
+/**
+ * Q4_0 product over a tensor of `rows` rows whose whole groups are interleaved. A tile of groups stays
+ * in L2 while every token (or panel) passes over it; a group split between two threads' ranges is
+ * computed by both, each storing its own rows.
+ */
+export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+  const nb = cols >> 5;
+  const outStride = <usize>yStride * 4;
+  const groups = rows >> 2;
+  const gEnd = (r1 + 3) >> 2;
+  for (let tile = r0 >> 2; tile < gEnd; tile += ROW_TILE / 4) {
+    const tileEnd = min(tile + ROW_TILE / 4, gEnd);
+    for (let t = 0; t < tokens; t += PANEL) {
+      for (let g = tile; g < tileEnd; g++) {
+        const tail = g >= groups;
+        const last = rows - 1 - (g << 2);
+        // Block b of the group is at wg + b·step; a tail repeats its last row in the missing lanes.
+        const wg = w + <usize>g * 4 * rowBytes;
+        const o1 = <usize>min(1, last) * rowBytes;
+        const o2 = <usize>min(2, last) * rowBytes;
+        const o3 = <usize>min(3, last) * rowBytes;
+        if (tokens < PANEL) {
+          if (tail) tailRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, o1, o2, o3);
+          else interleavedRows(g, qx, tokens, nb, y, outStride, r0, r1, wg);
+          continue;
+        }
+        const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
+        const out = y + <usize>t * outStride;
+        if (tail) tailPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, o1, o2, o3);
+        else interleavedPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg);
+      }
+    }
+  }
 }
 
 const F32: i32 = 0;

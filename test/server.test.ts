@@ -125,8 +125,13 @@ test("a client that disconnects mid-stream cancels its generation; the server lo
     { signal: controller.signal },
   );
   let chunks = 0;
-  for await (const _ of stream) if (++chunks === 4) controller.abort();
-  assert.equal(chunks, 4);
+  for await (const _ of stream) {
+    // Chunks that arrived before the abort may still be buffered: stop reading at once.
+    if (++chunks === 4) {
+      controller.abort();
+      break;
+    }
+  }
   const line = await logLine(s.logs, /cancelled.* after (\d+) tokens/);
   assert.ok(Number(/after (\d+) tokens/.exec(line)![1]) < 1000, line);
   assert.deepEqual(s.api.stats, { running: 0, waiting: 0 });

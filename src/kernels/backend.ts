@@ -45,8 +45,14 @@ export interface Conv2dShape {
 
 export interface Backend {
   readonly name: string;
-  /** Fresh bytes for a weight tensor, in memory this backend's kernels read directly (loaders fill them). */
+  /**
+   * Fresh bytes for a weight tensor, in memory this backend's kernels read directly (loaders fill them).
+   * Once a product has used a weight, the backend may keep its bytes in a layout of its own: read its
+   * values through `row`, not through `data`.
+   */
   weightStorage(bytes: number): Uint8Array;
+  /** Row `index` of a weight matrix as float32 (an embedding lookup). */
+  row(w: Tensor, index: number, out: Float32Array): void;
   /** Releases threads and memory; the backend is unusable afterwards. */
   close(): void;
   /** y[t, o] = Σ_i x[t, i] · W[o, i] over the first `rows` output rows (default all) and `cols` inputs (default all). */

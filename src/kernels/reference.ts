@@ -33,6 +33,10 @@ export class ReferenceBackend implements Backend {
 
   close(): void {}
 
+  row(w: Tensor, index: number, out: Float32Array): void {
+    widen(w, index * w.shape[1]!, w.shape[1]!, out);
+  }
+
   matmul(x: Float32Array, tokens: number, w: Tensor, rows = w.shape[0]!, cols?: number): Float32Array {
     const inDim = w.shape[1]!;
     const n = cols ?? inDim;

@@ -87,6 +87,7 @@ export class WasmBackend extends ReferenceBackend {
   private readonly work: KernelMemory;
   private workScratch = { offset: 0, bytes: 0 };
   private readonly copies = new WeakMap<Tensor, Located>();
+  private readonly interleavedWeights = new WeakSet<Tensor>();
   private readonly taps = new WeakMap<Tensor, Float32Array>();
   private readonly vectors = new WeakMap<Float32Array, number>();
   private readonly mirrors = new WeakMap<KeyValues, Mirror>();
@@ -154,6 +155,41 @@ export class WasmBackend extends ReferenceBackend {
     return copy;
   }
 
+  /**
+   * A Q4_0 weight's rows are interleaved in groups of 4 (assembly/kernels.ts), in place, before its
+   * first product: the kernels read 4 rows in the vector lanes.
+   */
+  private interleaved(w: Tensor, { memory, offset }: Located): void {
+    if (w.dtype !== "q4_0" || this.interleavedWeights.has(w)) return;
+    const rowBytes = w.shape[1]! * DTYPE_BYTES.q4_0;
+    const scratch = this.weightMemories.find((m) => m.memory === memory)!.scratch;
+    const groups = w.shape[0]! >> 2;
+    this.dispatcher.run({ op: "interleaveQ4", memory: memory.index, args: [offset, rowBytes, scratch, 0, groups], scratch: { arg: 2, stride: 4 * rowBytes } }, groups > 1);
+    this.interleavedWeights.add(w);
+  }
+
+  /** Row `index` of a weight as float32; a Q4_0 weight's row is gathered back out of its group first. */
+  override row(w: Tensor, index: number, out: Float32Array): void {
+    if (!this.interleavedWeights.has(w)) return super.row(w, index, out);
+    const cols = w.shape[1]!;
+    const rowBytes = cols * DTYPE_BYTES.q4_0;
+    const bytes = w.data as Uint8Array;
+    const row = new Uint8Array(rowBytes);
+    if (index >= (w.shape[0]! & ~3)) row.set(bytes.subarray(index * rowBytes, (index + 1) * rowBytes));
+    else {
+      // Block b of the group: [4 × 2-byte scales][chunk a: 4 bytes of each row] (assembly/kernels.ts).
+      const group = (index >> 2) * 4 * rowBytes;
+      const lane = index & 3;
+      for (let b = 0; b < rowBytes / 18; b++) {
+        const src = group + b * 72;
+        row[b * 18] = bytes[src + 2 * lane]!;
+        row[b * 18 + 1] = bytes[src + 2 * lane + 1]!;
+        for (let a = 0; a < 4; a++) row.set(bytes.subarray(src + 8 + 16 * a + 4 * lane, src + 12 + 16 * a + 4 * lane), b * 18 + 2 + 4 * a);
+      }
+    }
+    super.row({ dtype: "q4_0", shape: [1, cols], data: row }, 0, out);
+  }
+
   override matmul(x: Float32Array, tokens: number, w: Tensor, rows = w.shape[0]!, cols?: number): Float32Array {
     const inDim = w.shape[1]!;
     const n = cols ?? inDim;
@@ -161,7 +197,9 @@ export class WasmBackend extends ReferenceBackend {
     if (rows > w.shape[0]! || n > inDim) throw new RangeError(`matmul: a ${rows}×${n} slice of a [${w.shape.join(", ")}] weight`);
     const quantized = isQuantized(w.dtype);
     if (quantized && n % QBLOCK !== 0) throw new RangeError(`matmul: ${w.dtype} slices need whole blocks of ${QBLOCK} inputs, got ${n}`);
-    const { memory, offset } = this.locate(w);
+    const located = this.locate(w);
+    this.interleaved(w, located);
+    const { memory, offset } = located;
     const scratch = this.weightMemories.find((m) => m.memory === memory)!.scratch;
     const rowBytes = inDim * DTYPE_BYTES[w.dtype];
     const qBytes = (m: number) => (quantized ? this.quantizedBytes(n, m) : 0);
@@ -183,7 +221,8 @@ export class WasmBackend extends ReferenceBackend {
         this.dispatcher.run({ op: "quantize", memory: memory.index, args: [xAt, n, m, qAt, 0, m] }, m * n >= THREADED_MIN_WORK);
         input = qAt;
       }
-      this.dispatcher.run({ op: MATMUL[w.dtype], memory: memory.index, args: [offset, rowBytes, input, m, n, yAt, rows, 0, rows] }, threaded);
+      const weight = w.dtype === "q4_0" ? [offset, rowBytes, w.shape[0]!] : [offset, rowBytes];
+      this.dispatcher.run({ op: MATMUL[w.dtype], memory: memory.index, args: [...weight, input, m, n, yAt, rows, 0, rows] }, threaded);
       out.set(memory.f32(yAt, m * rows), t0 * rows);
     }
     return out;

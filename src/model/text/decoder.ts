@@ -2,7 +2,6 @@
 // streams → L × (predict, attention + LAuReL, MLP, correct, per-layer injection) → merge → tied logits.
 import { InputError } from "../../errors.js";
 import type { Backend } from "../../kernels/backend.js";
-import { widen } from "../../kernels/dtype.js";
 import type { GeluNumerics } from "../../kernels/gelu-f16-table.js";
 import type { ModelConfig, TextConfig } from "../config.js";
 import type { SoftTokens } from "../multimodal.js";
@@ -131,7 +130,7 @@ export class TextDecoder {
         row.set(this.embedHardToken(hard, id - hard.config.vocabOffset));
         return;
       }
-      widen(this.weights.embedTokens, id * D, D, row);
+      this.backend.row(this.weights.embedTokens, id, row);
       for (let i = 0; i < D; i++) row[i] = row[i]! * scale;
     });
     return out;
