@@ -100,7 +100,14 @@ test("weights outside the backend's memory are copied in; bad slices are refused
   const w: Tensor = { dtype: "f32", shape: [5, 8], data: random(40) };
   const x = random(8);
   assert.ok(Math.abs(b.matmul(x, 1, w)[3]! - ref.matmul(x, 1, w)[3]!) < 1e-5);
-  const q = convertTensor({ dtype: "f32", shape: [2, 64], data: random(128) }, "q4_0");
+  const q = convertTensor({ dtype: "f32", shape: [6, 64], data: random(384) }, "q4_0");
+  const qx = random(64);
+  const want = ref.matmul(qx, 1, q);
+  b.matmul(qx, 1, q).forEach((v, o) => assert.ok(Math.abs(v - want[o]!) < activationRoundingBound(qx, q, o, 64) * 1.01 + 1e-5));
+  const [refRow, row] = [new Float32Array(64), new Float32Array(64)];
+  ref.row(q, 1, refRow);
+  b.row(q, 1, row); // the copy in the backend's memory was rearranged, not the caller's tensor
+  assert.deepEqual(row, refRow);
   assert.throws(() => b.matmul(random(48), 1, q, 2, 48), /whole blocks of 32/);
   assert.throws(() => b.matmul(random(64), 2, q), /input has 64 values, expected 2×64/);
 });

@@ -170,7 +170,8 @@ export class WasmBackend extends ReferenceBackend {
 
   /** Row `index` of a weight as float32; a Q4_0 weight's row is gathered back out of its group first. */
   override row(w: Tensor, index: number, out: Float32Array): void {
-    if (!this.interleavedWeights.has(w)) return super.row(w, index, out);
+    // A weight copied in from elsewhere had its copy interleaved: its own bytes are as they were.
+    if (!this.interleavedWeights.has(w) || this.copies.has(w)) return super.row(w, index, out);
     const cols = w.shape[1]!;
     const rowBytes = cols * DTYPE_BYTES.q4_0;
     const bytes = w.data as Uint8Array;
