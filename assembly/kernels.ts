@@ -391,12 +391,13 @@ export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
       for (let g = tile; g < tileEnd; g++) {
         const tail = g >= groups;
         const last = rows - 1 - (g << 2);
-        // Block b of the group is at wg + b·step; a tail repeats its last row in the missing lanes.
+        // A tail's rows 1–3 are o1, o2, o3 bytes after its row 0; its last row fills the missing lanes.
         const wg = w + <usize>g * 4 * rowBytes;
         const o1 = <usize>min(1, last) * rowBytes;
         const o2 = <usize>min(2, last) * rowBytes;
         const o3 = <usize>min(3, last) * rowBytes;
         if (tokens < PANEL) {
+          // Decode: activations a row per token, all of them in this one pass of t.
           if (tail) tailRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, o1, o2, o3);
           else interleavedRows(g, qx, tokens, nb, y, outStride, r0, r1, wg);
           continue;
