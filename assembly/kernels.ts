@@ -13,11 +13,14 @@
   return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
 }
 
-/** Four halves in the high 16 bits of i32 lanes (the low 16 bits are ignored) → float32x4. */
-@inline function halfToFloat4(h: v128): v128 {
+/**
+ * Four halves in the high 16 bits of i32 lanes (the low 16 bits are ignored) → float32x4. Hot loops
+ * take the two constants as arguments (see matmulQ4).
+ */
+@inline function halfToFloat4(h: v128, mask: v128 = i32x4.splat(0x8fffe000), rebias: v128 = f32x4.splat(5.192296858534828e33)): v128 {
   // The arithmetic shift puts sign, exponent and mantissa where float32 has them (the mask clears the
   // sign's copies in the 3 exponent bits a half lacks, and the low bits); × 2^112 re-biases the exponent.
-  return f32x4.mul(v128.and(i32x4.shr_s(h, 3), i32x4.splat(0x8fffe000)), f32x4.splat(5.192296858534828e33));
+  return f32x4.mul(v128.and(i32x4.shr_s(h, 3), mask), rebias);
 }
 
 @inline function fma(a: v128, b: v128, c: v128): v128 {
@@ -247,8 +250,7 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
  * The 4 rows' integer sums of one block: Σ_k x[k]·nibble[row, k] for the 32 int8 activations at `xb`
  * and a group's chunks. Each chunk meets a broadcast of the 4 activations it covers.
  */
-@inline function groupDot(xb: usize, c0: v128, c1: v128, c2: v128, c3: v128): v128 {
-  const m = i8x16.splat(15);
+@inline function groupDot(xb: usize, c0: v128, c1: v128, c2: v128, c3: v128, m: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     // i16 pair sums (nibbles are the 7-bit operand: the same result everywhere); 8 of them reach 30480 at most.
     let p = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb), v128.and(c0, m));
@@ -311,29 +313,32 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
   return tail ? gatherChunk(wb + 2 + <usize>a * 4, o1, o2, o3) : v128.load(wb + 8 + <usize>a * 16);
 }
 
-@inline function groupScales(wb: usize, o1: usize, o2: usize, o3: usize, tail: bool): v128 {
+@inline function groupScales(wb: usize, o1: usize, o2: usize, o3: usize, tail: bool, halfMask: v128, halfRebias: v128): v128 {
   const h = tail ? gatherScales(wb, o1, o2, o3) : v128.load64_zero(wb);
-  return halfToFloat4(i32x4.shl(i32x4.extend_low_i16x8_u(h), 16));
+  // Each half into both 16-bit halves of an i32 lane: one unpack, no zero register.
+  return halfToFloat4(i16x8.shuffle(h, h, 0, 0, 1, 1, 2, 2, 3, 3), halfMask, halfRebias);
 }
 
 /** Group · each of `tokens` (fewer than PANEL) activation rows → out rows [r0, r1). */
-@inline function groupRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool): void {
+@inline function groupRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool, m: v128, halfMask: v128, halfRebias: v128): void {
   for (let t = 0; t < tokens; t++) {
     const x = qx + <usize>t * <usize>nb * 40;
-    const scales = x + <usize>nb * 32;
-    const offsets = scales + <usize>nb * 4;
+    // Pointers stepped block by block: V8 recomputes products of loop counters on every pass.
+    let scale = x + <usize>nb * 32;
+    const end = scale;
+    let offset = scale + <usize>nb * 4;
     let acc = f32x4.splat(0);
     let wb = wg;
-    for (let b = 0; b < nb; b++, wb += step) {
-      const s = groupDot(x + <usize>b * 32, chunk(wb, o1, o2, o3, 0, tail), chunk(wb, o1, o2, o3, 1, tail), chunk(wb, o1, o2, o3, 2, tail), chunk(wb, o1, o2, o3, 3, tail));
-      acc = groupStep(acc, groupScales(wb, o1, o2, o3, tail), s, v128.load32_splat(scales + <usize>b * 4), v128.load32_splat(offsets + <usize>b * 4));
+    for (let xb = x; xb < end; xb += 32, scale += 4, offset += 4, wb += step) {
+      const s = groupDot(xb, chunk(wb, o1, o2, o3, 0, tail), chunk(wb, o1, o2, o3, 1, tail), chunk(wb, o1, o2, o3, 2, tail), chunk(wb, o1, o2, o3, 3, tail), m);
+      acc = groupStep(acc, groupScales(wb, o1, o2, o3, tail, halfMask, halfRebias), s, v128.load32_splat(scale), v128.load32_splat(offset));
     }
     storeRows(acc, y + <usize>t * outStride, g, r0, r1);
   }
 }
 
 /** Group · one panel of activations (its first `tokens` real) → out rows [r0, r1) of the panel's tokens. */
-@inline function groupPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool): void {
+@inline function groupPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool, m: v128, halfMask: v128, halfRebias: v128): void {
   // Four tokens at once: each block's chunks are loaded once for all of them.
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
@@ -346,13 +351,13 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
     const c1 = chunk(wb, o1, o2, o3, 1, tail);
     const c2 = chunk(wb, o1, o2, o3, 2, tail);
     const c3 = chunk(wb, o1, o2, o3, 3, tail);
-    const sc = groupScales(wb, o1, o2, o3, tail);
+    const sc = groupScales(wb, o1, o2, o3, tail, halfMask, halfRebias);
     const dx = xb + PANEL * 32;
     const off = dx + PANEL * 4;
-    a0 = groupStep(a0, sc, groupDot(xb, c0, c1, c2, c3), v128.load32_splat(dx), v128.load32_splat(off));
-    a1 = groupStep(a1, sc, groupDot(xb + 32, c0, c1, c2, c3), v128.load32_splat(dx, 4), v128.load32_splat(off, 4));
-    a2 = groupStep(a2, sc, groupDot(xb + 64, c0, c1, c2, c3), v128.load32_splat(dx, 8), v128.load32_splat(off, 8));
-    a3 = groupStep(a3, sc, groupDot(xb + 96, c0, c1, c2, c3), v128.load32_splat(dx, 12), v128.load32_splat(off, 12));
+    a0 = groupStep(a0, sc, groupDot(xb, c0, c1, c2, c3, m), v128.load32_splat(dx), v128.load32_splat(off));
+    a1 = groupStep(a1, sc, groupDot(xb + 32, c0, c1, c2, c3, m), v128.load32_splat(dx, 4), v128.load32_splat(off, 4));
+    a2 = groupStep(a2, sc, groupDot(xb + 64, c0, c1, c2, c3, m), v128.load32_splat(dx, 8), v128.load32_splat(off, 8));
+    a3 = groupStep(a3, sc, groupDot(xb + 96, c0, c1, c2, c3, m), v128.load32_splat(dx, 12), v128.load32_splat(off, 12));
   }
   storeRows(a0, out, g, r0, r1);
   if (tokens > 1) storeRows(a1, out + outStride, g, r0, r1);
@@ -361,18 +366,22 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
 }
 
 // One function per case, not inlined: TurboFan allocates registers per function, and a loop that
-// shares its function with the others spills its accumulators and constants.
-function interleavedRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize): void {
-  groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false);
+// shares its function with the others spills its accumulators and constants. The vector constants
+// (nibble mask, half-to-float mask and rebias) come in as arguments: V8 rebuilds a v128.const at every
+// use inside a loop (three instructions each), but keeps an argument in a register. They are exported
+// only so that the optimizer (Binaryen) cannot see that every call passes the same constants and fold
+// them back in; calling them from JavaScript fails (v128 arguments).
+export function interleavedRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false, m, halfMask, halfRebias);
 }
-function tailRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize): void {
-  groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, 18, o1, o2, o3, true);
+export function tailRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, 18, o1, o2, o3, true, m, halfMask, halfRebias);
 }
-function interleavedPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize): void {
-  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false);
+export function interleavedPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false, m, halfMask, halfRebias);
 }
-function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize): void {
-  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, 18, o1, o2, o3, true);
+export function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, 18, o1, o2, o3, true, m, halfMask, halfRebias);
 }
 
 /**
@@ -385,6 +394,9 @@ export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
   const outStride = <usize>yStride * 4;
   const groups = rows >> 2;
   const gEnd = (r1 + 3) >> 2;
+  const m = i8x16.splat(15);
+  const halfMask = i32x4.splat(0x8fffe000);
+  const halfRebias = f32x4.splat(5.192296858534828e33);
   for (let tile = r0 >> 2; tile < gEnd; tile += ROW_TILE / 4) {
     const tileEnd = min(tile + ROW_TILE / 4, gEnd);
     for (let t = 0; t < tokens; t += PANEL) {
@@ -398,14 +410,14 @@ export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
         const o3 = <usize>min(3, last) * rowBytes;
         if (tokens < PANEL) {
           // Decode: activations a row per token, all of them in this one pass of t.
-          if (tail) tailRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, o1, o2, o3);
-          else interleavedRows(g, qx, tokens, nb, y, outStride, r0, r1, wg);
+          if (tail) tailRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, o1, o2, o3, m, halfMask, halfRebias);
+          else interleavedRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, m, halfMask, halfRebias);
           continue;
         }
         const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
         const out = y + <usize>t * outStride;
-        if (tail) tailPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, o1, o2, o3);
-        else interleavedPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg);
+        if (tail) tailPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, o1, o2, o3, m, halfMask, halfRebias);
+        else interleavedPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, m, halfMask, halfRebias);
       }
     }
   }
