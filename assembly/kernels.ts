@@ -248,39 +248,48 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
 
 /**
  * The 4 rows' integer sums of one block: Σ_k x[k]·nibble[row, k] for the 32 int8 activations at `xb`
- * and a group's chunks. Each chunk meets a broadcast of the 4 activations it covers.
+ * and a group's nibbles (`lo0`…`lo3`: chunk a's low nibbles, `hi0`…`hi3`: its high ones). Each chunk
+ * meets a broadcast of the 4 activations it covers.
  */
-@inline function groupDot(xb: usize, c0: v128, c1: v128, c2: v128, c3: v128, m: v128): v128 {
+@inline function groupDot(xb: usize, lo0: v128, lo1: v128, lo2: v128, lo3: v128, hi0: v128, hi1: v128, hi2: v128, hi3: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     // i16 pair sums (nibbles are the 7-bit operand: the same result everywhere); 8 of them reach 30480 at most.
-    let p = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb), v128.and(c0, m));
-    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 4), v128.and(c1, m)));
-    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 8), v128.and(c2, m)));
-    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 12), v128.and(c3, m)));
-    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 16), v128.and(i16x8.shr_u(c0, 4), m)));
-    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 20), v128.and(i16x8.shr_u(c1, 4), m)));
-    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 24), v128.and(i16x8.shr_u(c2, 4), m)));
-    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 28), v128.and(i16x8.shr_u(c3, 4), m)));
+    let p = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb), lo0);
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 4), lo1));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 8), lo2));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 12), lo3));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 16), hi0));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 20), hi1));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 24), hi2));
+    p = i16x8.add(p, i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xb, 28), hi3));
     return i32x4.extadd_pairwise_i16x8_s(p);
   }
   // i32 lanes [row 0|1 (or 2|3), first|second pair of the chunk's 4 bytes], added up at the end.
-  let lo = chunkDot(v128.load32_splat(xb), v128.and(c0, m), true);
-  let hi = chunkDot(v128.load32_splat(xb), v128.and(c0, m), false);
-  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 4), v128.and(c1, m), true));
-  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 4), v128.and(c1, m), false));
-  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 8), v128.and(c2, m), true));
-  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 8), v128.and(c2, m), false));
-  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 12), v128.and(c3, m), true));
-  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 12), v128.and(c3, m), false));
-  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 16), v128.and(i16x8.shr_u(c0, 4), m), true));
-  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 16), v128.and(i16x8.shr_u(c0, 4), m), false));
-  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 20), v128.and(i16x8.shr_u(c1, 4), m), true));
-  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 20), v128.and(i16x8.shr_u(c1, 4), m), false));
-  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 24), v128.and(i16x8.shr_u(c2, 4), m), true));
-  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 24), v128.and(i16x8.shr_u(c2, 4), m), false));
-  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 28), v128.and(i16x8.shr_u(c3, 4), m), true));
-  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 28), v128.and(i16x8.shr_u(c3, 4), m), false));
+  let lo = chunkDot(v128.load32_splat(xb), lo0, true);
+  let hi = chunkDot(v128.load32_splat(xb), lo0, false);
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 4), lo1, true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 4), lo1, false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 8), lo2, true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 8), lo2, false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 12), lo3, true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 12), lo3, false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 16), hi0, true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 16), hi0, false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 20), hi1, true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 20), hi1, false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 24), hi2, true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 24), hi2, false));
+  lo = i32x4.add(lo, chunkDot(v128.load32_splat(xb, 28), hi3, true));
+  hi = i32x4.add(hi, chunkDot(v128.load32_splat(xb, 28), hi3, false));
   return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
+}
+
+@inline function low(c: v128, m: v128): v128 {
+  return v128.and(c, m);
+}
+
+@inline function high(c: v128, m: v128): v128 {
+  return v128.and(i16x8.shr_u(c, 4), m);
 }
 
 /** Plain SIMD: products of a broadcast of 4 activations with rows 0–1 (`low`) or 2–3 of a chunk, pair sums in i32. */
@@ -330,20 +339,26 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
     let acc = f32x4.splat(0);
     let wb = wg;
     for (let xb = x; xb < end; xb += 32, scale += 4, offset += 4, wb += step) {
-      const s = groupDot(xb, chunk(wb, o1, o2, o3, 0, tail), chunk(wb, o1, o2, o3, 1, tail), chunk(wb, o1, o2, o3, 2, tail), chunk(wb, o1, o2, o3, 3, tail), m);
+      const c0 = chunk(wb, o1, o2, o3, 0, tail);
+      const c1 = chunk(wb, o1, o2, o3, 1, tail);
+      const c2 = chunk(wb, o1, o2, o3, 2, tail);
+      const c3 = chunk(wb, o1, o2, o3, 3, tail);
+      const s = groupDot(xb, low(c0, m), low(c1, m), low(c2, m), low(c3, m), high(c0, m), high(c1, m), high(c2, m), high(c3, m));
       acc = groupStep(acc, groupScales(wb, o1, o2, o3, tail, halfMask, halfRebias), s, v128.load32_splat(scale), v128.load32_splat(offset));
     }
     storeRows(acc, y + <usize>t * outStride, g, r0, r1);
   }
 }
 
-/** Group · one panel of activations (its first `tokens` real) → out rows [r0, r1) of the panel's tokens. */
-@inline function groupPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool, m: v128, halfMask: v128, halfRebias: v128): void {
-  // Four tokens at once: each block's chunks are loaded once for all of them.
-  let a0 = f32x4.splat(0);
-  let a1 = f32x4.splat(0);
-  let a2 = f32x4.splat(0);
-  let a3 = f32x4.splat(0);
+/**
+ * Group · one panel of activations (its first `tokens` real) → out rows [r0, r1) of the panel's tokens.
+ * The block's nibbles stay in registers while the panel's tokens pass over them; the tokens'
+ * accumulators live in `acc` (PANEL × 16 bytes of the thread's scratch). Held in registers as well,
+ * they left V8 too few: it loaded all 32 activation broadcasts first and spilled them (the loop ran
+ * 25–30 % slower). A store to `acc` after each token keeps the next token's loads after it.
+ */
+@inline function groupPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool, acc: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  for (let t = 0; t < PANEL; t++) v128.store(acc + <usize>t * 16, f32x4.splat(0));
   let wb = wg;
   const end = panel + <usize>nb * PANEL_BLOCK;
   for (let xb = panel; xb < end; xb += PANEL_BLOCK, wb += step) {
@@ -351,52 +366,55 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
     const c1 = chunk(wb, o1, o2, o3, 1, tail);
     const c2 = chunk(wb, o1, o2, o3, 2, tail);
     const c3 = chunk(wb, o1, o2, o3, 3, tail);
+    const lo0 = low(c0, m), lo1 = low(c1, m), lo2 = low(c2, m), lo3 = low(c3, m);
+    const hi0 = high(c0, m), hi1 = high(c1, m), hi2 = high(c2, m), hi3 = high(c3, m);
     const sc = groupScales(wb, o1, o2, o3, tail, halfMask, halfRebias);
     const dx = xb + PANEL * 32;
-    const off = dx + PANEL * 4;
-    a0 = groupStep(a0, sc, groupDot(xb, c0, c1, c2, c3, m), v128.load32_splat(dx), v128.load32_splat(off));
-    a1 = groupStep(a1, sc, groupDot(xb + 32, c0, c1, c2, c3, m), v128.load32_splat(dx, 4), v128.load32_splat(off, 4));
-    a2 = groupStep(a2, sc, groupDot(xb + 64, c0, c1, c2, c3, m), v128.load32_splat(dx, 8), v128.load32_splat(off, 8));
-    a3 = groupStep(a3, sc, groupDot(xb + 96, c0, c1, c2, c3, m), v128.load32_splat(dx, 12), v128.load32_splat(off, 12));
+    v128.store(acc, groupStep(v128.load(acc), sc, groupDot(xb, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3), v128.load32_splat(dx), v128.load32_splat(dx, PANEL * 4)));
+    v128.store(acc, groupStep(v128.load(acc, 16), sc, groupDot(xb + 32, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3), v128.load32_splat(dx, 4), v128.load32_splat(dx, PANEL * 4 + 4)), 16);
+    v128.store(acc, groupStep(v128.load(acc, 32), sc, groupDot(xb + 64, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3), v128.load32_splat(dx, 8), v128.load32_splat(dx, PANEL * 4 + 8)), 32);
+    v128.store(acc, groupStep(v128.load(acc, 48), sc, groupDot(xb + 96, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3), v128.load32_splat(dx, 12), v128.load32_splat(dx, PANEL * 4 + 12)), 48);
   }
-  storeRows(a0, out, g, r0, r1);
-  if (tokens > 1) storeRows(a1, out + outStride, g, r0, r1);
-  if (tokens > 2) storeRows(a2, out + 2 * outStride, g, r0, r1);
-  if (tokens > 3) storeRows(a3, out + 3 * outStride, g, r0, r1);
+  for (let t = 0; t < min(tokens, PANEL); t++) storeRows(v128.load(acc + <usize>t * 16), out + <usize>t * outStride, g, r0, r1);
 }
 
 // One function per case, not inlined: TurboFan allocates registers per function, and a loop that
 // shares its function with the others spills its accumulators and constants. The vector constants
 // (nibble mask, half-to-float mask and rebias) come in as arguments: V8 rebuilds a v128.const at every
-// use inside a loop (three instructions each), but keeps an argument in a register. They are exported
-// only so that the optimizer (Binaryen) cannot see that every call passes the same constants and fold
-// them back in; calling them from JavaScript fails (v128 arguments).
-export function interleavedRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+// use inside a loop (three instructions each), but keeps an argument in a register. matmulQ4 passes
+// them through its scratch memory: the optimizer (Binaryen) would otherwise see that every call passes
+// the same constants and fold them back in.
+function interleavedRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, m: v128, halfMask: v128, halfRebias: v128): void {
   groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false, m, halfMask, halfRebias);
 }
-export function tailRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+function tailRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize, m: v128, halfMask: v128, halfRebias: v128): void {
   groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, 18, o1, o2, o3, true, m, halfMask, halfRebias);
 }
-export function interleavedPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, m: v128, halfMask: v128, halfRebias: v128): void {
-  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false, m, halfMask, halfRebias);
+function interleavedPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, acc: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false, acc, m, halfMask, halfRebias);
 }
-export function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize, m: v128, halfMask: v128, halfRebias: v128): void {
-  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, 18, o1, o2, o3, true, m, halfMask, halfRebias);
+function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, wg: usize, o1: usize, o2: usize, o3: usize, acc: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  groupPanel(g, panel, tokens, nb, out, outStride, r0, r1, wg, 18, o1, o2, o3, true, acc, m, halfMask, halfRebias);
 }
 
 /**
  * Q4_0 product over a tensor of `rows` rows whose whole groups are interleaved. A tile of groups stays
  * in L2 while every token (or panel) passes over it; a group split between two threads' ranges is
- * computed by both, each storing its own rows.
+ * computed by both, each storing its own rows. `scratch`: 112 bytes of the thread's own (a panel's
+ * accumulators, then the loops' constants).
  */
-export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
   const groups = rows >> 2;
   const gEnd = (r1 + 3) >> 2;
-  const m = i8x16.splat(15);
-  const halfMask = i32x4.splat(0x8fffe000);
-  const halfRebias = f32x4.splat(5.192296858534828e33);
+  const constants = scratch + PANEL * 16;
+  v128.store(constants, i8x16.splat(15));
+  v128.store(constants, i32x4.splat(0x8fffe000), 16);
+  v128.store(constants, f32x4.splat(5.192296858534828e33), 32);
+  const m = v128.load(constants);
+  const halfMask = v128.load(constants, 16);
+  const halfRebias = v128.load(constants, 32);
   for (let tile = r0 >> 2; tile < gEnd; tile += ROW_TILE / 4) {
     const tileEnd = min(tile + ROW_TILE / 4, gEnd);
     for (let t = 0; t < tokens; t += PANEL) {
@@ -416,8 +434,8 @@ export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
         }
         const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
         const out = y + <usize>t * outStride;
-        if (tail) tailPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, o1, o2, o3, m, halfMask, halfRebias);
-        else interleavedPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, m, halfMask, halfRebias);
+        if (tail) tailPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, o1, o2, o3, scratch, m, halfMask, halfRebias);
+        else interleavedPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, scratch, m, halfMask, halfRebias);
       }
     }
   }

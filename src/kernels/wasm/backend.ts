@@ -15,11 +15,13 @@ const MAX_PAGES = 65536;
 const RESERVED = 65536;
 /** Scratch bytes of a weight memory: products with larger inputs and outputs run in token chunks. */
 const SCRATCH = 64 << 20;
+/** Bytes of each thread's own scratch in a Q4_0 product (matmulQ4: a panel's accumulators and the loops' constants). */
+const Q4_SCRATCH = 128;
 const ALIGN = 64;
 /** Products smaller than this (multiply-adds) run on the calling thread alone: dispatch would cost more. */
 const THREADED_MIN_WORK = 1 << 16;
 
-const MATMUL: Record<Tensor["dtype"], OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16", q8_0: "matmulQ8", q4_0: "matmulQ4" };
+const MATMUL: Record<Exclude<Tensor["dtype"], "q4_0">, OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16", q8_0: "matmulQ8" };
 
 const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
@@ -83,7 +85,7 @@ export class WasmBackend extends ReferenceBackend {
   override readonly name: string;
   private readonly dispatcher: Dispatcher;
   private readonly memories: KernelMemory[] = [];
-  private readonly weightMemories: { memory: KernelMemory; scratch: number }[] = [];
+  private readonly weightMemories: { memory: KernelMemory; scratch: number; q4Scratch: number }[] = [];
   private readonly work: KernelMemory;
   private workScratch = { offset: 0, bytes: 0 };
   private readonly copies = new WeakMap<Tensor, Located>();
@@ -129,13 +131,13 @@ export class WasmBackend extends ReferenceBackend {
   }
 
   override weightStorage(bytes: number): Uint8Array {
-    if (bytes > MAX_PAGES * PAGE - RESERVED - SCRATCH - ALIGN) throw new RangeError(`a ${bytes}-byte tensor does not fit in one WebAssembly memory`);
+    if (bytes > MAX_PAGES * PAGE - RESERVED - SCRATCH - aligned(this.threads * Q4_SCRATCH) - ALIGN) throw new RangeError(`a ${bytes}-byte tensor does not fit in one WebAssembly memory`);
     const last = this.weightMemories.at(-1);
     let at = last?.memory.alloc(bytes);
     let m = last?.memory;
     if (at === undefined) {
       m = this.newMemory();
-      this.weightMemories.push({ memory: m, scratch: m.alloc(SCRATCH)! });
+      this.weightMemories.push({ memory: m, scratch: m.alloc(SCRATCH)!, q4Scratch: m.alloc(this.threads * Q4_SCRATCH)! });
       at = m.alloc(bytes)!;
     }
     return new Uint8Array(m!.buffer, at, bytes);
@@ -201,7 +203,7 @@ export class WasmBackend extends ReferenceBackend {
     const located = this.locate(w);
     this.interleaved(w, located);
     const { memory, offset } = located;
-    const scratch = this.weightMemories.find((m) => m.memory === memory)!.scratch;
+    const { scratch, q4Scratch } = this.weightMemories.find((m) => m.memory === memory)!;
     const rowBytes = inDim * DTYPE_BYTES[w.dtype];
     const qBytes = (m: number) => (quantized ? this.quantizedBytes(n, m) : 0);
     // Tokens per pass through the scratch area (quantized activations may pad a few tokens more).
@@ -222,8 +224,10 @@ export class WasmBackend extends ReferenceBackend {
         this.dispatcher.run({ op: "quantize", memory: memory.index, args: [xAt, n, m, qAt, 0, m] }, m * n >= THREADED_MIN_WORK);
         input = qAt;
       }
-      const weight = w.dtype === "q4_0" ? [offset, rowBytes, w.shape[0]!] : [offset, rowBytes];
-      this.dispatcher.run({ op: MATMUL[w.dtype], memory: memory.index, args: [...weight, input, m, n, yAt, rows, 0, rows] }, threaded);
+      if (w.dtype === "q4_0") {
+        const args = [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, q4Scratch, 0, rows];
+        this.dispatcher.run({ op: "matmulQ4", memory: memory.index, args, scratch: { arg: 8, stride: Q4_SCRATCH } }, threaded);
+      } else this.dispatcher.run({ op: MATMUL[w.dtype], memory: memory.index, args: [offset, rowBytes, input, m, n, yAt, rows, 0, rows] }, threaded);
       out.set(memory.f32(yAt, m * rows), t0 * rows);
     }
     return out;
