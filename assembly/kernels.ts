@@ -676,6 +676,58 @@ export function rmsNorm(x: usize, width: i32, weight: usize, eps: f32, out: usiz
 }
 
 // ---------------------------------------------------------------------------------------------------
+// AltUp: `streams` streams of [tokens, width] floats, `stride` bytes from one stream to the next (the
+// outputs likewise). Each token's mixing coefficients are given.
+
+/** Tokens [t0, t1) of the prediction: out_i = x_i + Σ_j coefs[t, i, j]·x_j. */
+export function altupPredict(x: usize, out: usize, stride: usize, streams: i32, width: i32, coefs: usize, t0: i32, t1: i32): void {
+  for (let t = t0; t < t1; t++) {
+    const row = <usize>t * <usize>width * 4;
+    const c = coefs + <usize>(t * streams * streams) * 4;
+    for (let i = 0; i < streams; i++) {
+      const ci = c + <usize>(i * streams) * 4;
+      const src = x + <usize>i * stride + row;
+      const dst = out + <usize>i * stride + row;
+      let d = 0;
+      for (; d + 4 <= width; d += 4) {
+        let s = f32x4.splat(0);
+        for (let j = 0; j < streams; j++) s = fma(v128.load32_splat(ci + <usize>j * 4), v128.load(x + <usize>j * stride + row + <usize>d * 4), s);
+        v128.store(dst + <usize>d * 4, f32x4.add(v128.load(src + <usize>d * 4), s));
+      }
+      for (; d < width; d++) {
+        let s: f32 = 0;
+        for (let j = 0; j < streams; j++) s += load<f32>(ci + <usize>j * 4) * load<f32>(x + <usize>j * stride + row + <usize>d * 4);
+        store<f32>(dst + <usize>d * 4, load<f32>(src + <usize>d * 4) + s);
+      }
+    }
+  }
+}
+
+/** Tokens [t0, t1) of the correction: out_i = p_i + gains[t, i]·(y − p_active). */
+export function altupCorrect(p: usize, out: usize, stride: usize, streams: i32, width: i32, y: usize, active: i32, gains: usize, t0: i32, t1: i32): void {
+  for (let t = t0; t < t1; t++) {
+    const row = <usize>t * <usize>width * 4;
+    const pa = p + <usize>active * stride + row;
+    const yt = y + row;
+    for (let i = 0; i < streams; i++) {
+      const gain = load<f32>(gains + <usize>(t * streams + i) * 4);
+      const g = f32x4.splat(gain);
+      const src = p + <usize>i * stride + row;
+      const dst = out + <usize>i * stride + row;
+      let d = 0;
+      for (; d + 4 <= width; d += 4) {
+        const o = <usize>d * 4;
+        v128.store(dst + o, fma(g, f32x4.sub(v128.load(yt + o), v128.load(pa + o)), v128.load(src + o)));
+      }
+      for (; d < width; d++) {
+        const o = <usize>d * 4;
+        store<f32>(dst + o, load<f32>(src + o) + gain * (load<f32>(yt + o) - load<f32>(pa + o)));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Vision: GELU on its own, and depthwise convolution over channels-last maps (MobileNet-v5).
 
 /** x ← gelu_tanh(x) on elements [i0, i1). */

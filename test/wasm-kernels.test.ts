@@ -184,6 +184,34 @@ test("RMSNorm, softcap and gelu(gate)·up agree with the reference, tails includ
   }
 });
 
+test("AltUp prediction and correction agree with the reference: 4 streams, widths with tails, one and many tokens", () => {
+  for (const [b, name] of builds) {
+    for (const [tokens, width] of [[1, 2048], [3, 37], [70, 256]] as const) {
+      const A = 4;
+      const x = Array.from({ length: A }, () => random(tokens * width, 20));
+      const coefs = random(tokens * A * A);
+      const y = random(tokens * width, 20);
+      const gains = random(tokens * A, 2);
+      const before = x.map((s) => s.slice());
+      const cases: [Float32Array[], Float32Array[], string][] = [
+        [b.altupPredict(x, coefs, width), ref.altupPredict(x, coefs, width), "predict"],
+        [b.altupCorrect(x, y, 2, gains, width), ref.altupCorrect(x, y, 2, gains, width), "correct"],
+      ];
+      for (const [got, expected, what] of cases) {
+        assert.equal(got.length, A);
+        got.forEach((s, i) => {
+          assert.equal(s.length, tokens * width);
+          for (let d = 0; d < s.length; d++) {
+            const e = expected[i]![d]!;
+            assert.ok(Math.abs(s[d]! - e) <= 1e-5 * (1 + Math.abs(e)), `${name} ${what} ${tokens}×${width} stream ${i} element ${d}: ${s[d]} vs ${e}`);
+          }
+        });
+      }
+      assert.deepEqual(x, before, "the input streams are left as they were");
+    }
+  }
+});
+
 test("attention over a KV cache that grows, slides and rewinds: the backend's mirror of it stays exact", () => {
   const [b] = builds[1]!;
   const heads = 4;

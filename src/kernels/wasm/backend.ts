@@ -261,6 +261,32 @@ export class WasmBackend extends ReferenceBackend {
     return out;
   }
 
+  override altupPredict(x: Float32Array[], coefs: Float32Array, width: number): Float32Array[] {
+    const n = x[0]!.length;
+    const A = x.length;
+    // Streams staged one after another (each part is padded alike, so the stride is fixed).
+    const offsets = this.stage([...x, coefs, ...x.map(() => n)]);
+    const tokens = n / width;
+    const args = [offsets[0]!, offsets[A + 1]!, aligned(n * 4), A, width, offsets[A]!, 0, tokens];
+    this.dispatcher.run({ op: "altupPredict", memory: this.work.index, args }, tokens > 1 && n * A * A >= THREADED_MIN_WORK);
+    return this.streamsAt(offsets[A + 1]!, A, n);
+  }
+
+  override altupCorrect(predicted: Float32Array[], y: Float32Array, active: number, gains: Float32Array, width: number): Float32Array[] {
+    const n = y.length;
+    const A = predicted.length;
+    const offsets = this.stage([...predicted, y, gains, ...predicted.map(() => n)]);
+    const tokens = n / width;
+    const args = [offsets[0]!, offsets[A + 2]!, aligned(n * 4), A, width, offsets[A]!, active, offsets[A + 1]!, 0, tokens];
+    this.dispatcher.run({ op: "altupCorrect", memory: this.work.index, args }, tokens > 1 && n * A >= THREADED_MIN_WORK);
+    return this.streamsAt(offsets[A + 2]!, A, n);
+  }
+
+  /** Copies of `count` streams of n floats staged one after another from `at`. */
+  private streamsAt(at: number, count: number, n: number): Float32Array[] {
+    return Array.from({ length: count }, (_, i) => this.work.f32(at + i * aligned(n * 4), n).slice());
+  }
+
   override softcap(x: Float32Array, cap: number): void {
     const [xAt] = this.stage([x]) as [number];
     this.dispatcher.run({ op: "softcap", memory: this.work.index, args: [xAt, cap, 0, x.length], floats: [1] }, x.length >= THREADED_MIN_WORK);
@@ -310,7 +336,7 @@ export class WasmBackend extends ReferenceBackend {
 
   /** Copies arrays into the work memory (a number reserves that many 4-byte slots); returns their offsets. */
   private stage(parts: (Float32Array | Int32Array | number)[]): number[] {
-    const bytes = parts.map((p) => Math.ceil(((typeof p === "number" ? p : p.length) * 4) / ALIGN) * ALIGN);
+    const bytes = parts.map((p) => aligned((typeof p === "number" ? p : p.length) * 4));
     let at = this.workArea(bytes.reduce((a, b) => a + b, 0));
     return parts.map((p, i) => {
       const offset = at;

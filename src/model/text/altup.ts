@@ -53,67 +53,36 @@ export function mergeStreams(b: Backend, x: Streams, tokens: number, unembed: Te
 /** Per-token mixing weights m = tanh(W_r · (RMSNorm(x) / D)), shape [tokens, A]. */
 function routerModalities(b: Backend, x: Float32Array, w: AltUpWeights, c: TextConfig): Float32Array {
   const D = c.hiddenSize;
-  const A = c.altupNumInputs;
   const normed = b.rmsNorm(x, D, w.routerNorm, c.rmsNormEps);
-  const tokens = x.length / D;
-  const m = new Float32Array(tokens * A);
+  const m = b.matmul(normed, x.length / D, w.router);
+  for (let k = 0; k < m.length; k++) m[k] = Math.tanh(m[k]! / D);
+  return m;
+}
+
+/** Per token, A·n coefficients: coefs[t, k] = Σ_a weights[k, a] · m[t, a] (weights [A·n, A], m [tokens, A]). */
+function mix(weights: Float32Array, m: Float32Array, A: number): Float32Array {
+  const n = weights.length / A;
+  const tokens = m.length / A;
+  const out = new Float32Array(tokens * n);
   for (let t = 0; t < tokens; t++) {
-    for (let a = 0; a < A; a++) {
+    for (let k = 0; k < n; k++) {
       let s = 0;
-      for (let i = 0; i < D; i++) s += normed[t * D + i]! * (1 / D) * w.router[a * D + i]!;
-      m[t * A + a] = Math.tanh(Math.fround(s));
+      for (let a = 0; a < A; a++) s += weights[k * A + a]! * m[t * A + a]!;
+      out[t * n + k] = s;
     }
   }
-  return m;
+  return out;
 }
 
 /** x̂_i = x_i + Σ_j C[i][j] · x_j with C = prediction_coefs · m, per token. */
 export function predict(b: Backend, x: Streams, w: AltUpWeights, c: TextConfig): Streams {
-  const A = c.altupNumInputs;
-  const D = c.hiddenSize;
   const m = routerModalities(b, x[c.altupActiveIdx]!, w, c);
-  const tokens = m.length / A;
-  const out = x.map((s) => Float32Array.from(s));
-  const coef = new Float64Array(A * A);
-  const sum = new Float64Array(D); // Σ_j C[i][j] · x_j of one token, in float64 like the other sums here
-  for (let t = 0; t < tokens; t++) {
-    for (let k = 0; k < A * A; k++) {
-      let s = 0;
-      for (let a = 0; a < A; a++) s += w.predictionCoefs[k * A + a]! * m[t * A + a]!;
-      coef[k] = Math.fround(s);
-    }
-    const base = t * D;
-    for (let i = 0; i < A; i++) {
-      sum.fill(0);
-      // Stream by stream, so the inner loop walks two arrays in step (4× faster than a loop over j inside).
-      for (let j = 0; j < A; j++) {
-        const c = coef[i * A + j]!;
-        const src = x[j]!;
-        for (let d = 0; d < D; d++) sum[d] = sum[d]! + c * src[base + d]!;
-      }
-      const dst = out[i]!;
-      for (let d = 0; d < D; d++) dst[base + d] = dst[base + d]! + sum[d]!;
-    }
-  }
-  return out;
+  return b.altupPredict(x, mix(w.predictionCoefs, m, c.altupNumInputs), c.hiddenSize);
 }
 
 /** x̃_i = x̂_i + (1 + correction_coefs · m')_i · (y − x̂_active), m' routed from the layer output y. */
 export function correct(b: Backend, predicted: Streams, y: Float32Array, w: AltUpWeights, c: TextConfig): Streams {
-  const A = c.altupNumInputs;
-  const D = c.hiddenSize;
   const m = routerModalities(b, y, w, c);
-  const tokens = m.length / A;
-  const active = predicted[c.altupActiveIdx]!;
-  const out = predicted.map((s) => Float32Array.from(s));
-  for (let t = 0; t < tokens; t++) {
-    for (let i = 0; i < A; i++) {
-      let s = 0;
-      for (let a = 0; a < A; a++) s += w.correctionCoefs[i * A + a]! * m[t * A + a]!;
-      const gain = Math.fround(s) + 1;
-      const dst = out[i]!;
-      for (let d = 0; d < D; d++) dst[t * D + d] = dst[t * D + d]! + gain * (y[t * D + d]! - active[t * D + d]!);
-    }
-  }
-  return out;
+  const gains = mix(w.correctionCoefs, m, c.altupNumInputs).map((g) => g + 1);
+  return b.altupCorrect(predicted, y, c.altupActiveIdx, gains, c.hiddenSize);
 }

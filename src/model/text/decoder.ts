@@ -29,6 +29,20 @@ export interface ForwardResult {
   hidden: Float32Array;
 }
 
+// The element-wise loops of a layer live in these helpers, not in `layer`: V8 (Node 20) compiled
+// `layer` on the stack at its first loop, before the rest of it had ever run, and then left that code
+// for the interpreter at every call — a third of a decode step's JavaScript time.
+
+/** attn ← (attn + residual + laurel) / √2: the attention and LAuReL branches averaged onto the residual. */
+function averageBranches(attn: Float32Array, residual: Float32Array, laurel: Float32Array): void {
+  const invSqrt2 = 1 / Math.SQRT2;
+  for (let i = 0; i < attn.length; i++) attn[i] = (attn[i]! + residual[i]! + laurel[i]!) * invSqrt2;
+}
+
+function addInto(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] = x[i]! + y[i]!;
+}
+
 export class TextDecoder {
   private readonly c: TextConfig;
   private readonly sparsityZ: (number | null)[];
@@ -98,19 +112,14 @@ export class TextDecoder {
     const laurelOut = laurel(b, normed, tokens, w.laurel, c);
     const attn = attention(b, normed, positions, l, w, cache.of(l), c);
     b.rmsNorm(attn, D, w.postAttentionNorm, c.rmsNormEps, attn);
-    const invSqrt2 = 1 / Math.SQRT2;
-    for (let i = 0; i < attn.length; i++) attn[i] = (attn[i]! + active[i]! + laurelOut[i]!) * invSqrt2;
+    averageBranches(attn, active, laurelOut);
     const ffIn = b.rmsNorm(attn, D, w.preFeedforwardNorm, c.rmsNormEps);
     const ff = mlp(b, ffIn, tokens, w, c.intermediateSize[l]!, this.sparsityZ[l]!, this.gelu);
     b.rmsNorm(ff, D, w.postFeedforwardNorm, c.rmsNormEps, ff);
-    for (let i = 0; i < attn.length; i++) attn[i] = attn[i]! + ff[i]!;
+    addInto(attn, ff);
     const corrected = correct(b, predicted, attn, w.altup, c);
     const injection = perLayerInjection(b, corrected[c.altupActiveIdx]!, pli, l, tokens, w, c, this.gelu);
-    for (let k = 0; k < corrected.length; k++) {
-      if (k === c.altupActiveIdx) continue;
-      const s = corrected[k]!;
-      for (let i = 0; i < s.length; i++) s[i] = s[i]! + injection[i]!;
-    }
+    corrected.forEach((s, k) => k !== c.altupActiveIdx && addInto(s, injection));
     return corrected;
   }
 

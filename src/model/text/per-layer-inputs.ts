@@ -50,13 +50,21 @@ export function perLayerInjection(
   const D = c.hiddenSize;
   const P = c.hiddenSizePerLayerInput;
   const L = c.numLayers;
-  const scaled = new Float32Array(corrected.length);
-  const s = w.altup.correctOutputScale;
-  for (let i = 0; i < scaled.length; i++) scaled[i] = c.altupCorrectScale ? corrected[i]! * s[i % D]! : corrected[i]!;
+  const scaled = c.altupCorrectScale ? scaleRows(corrected, w.altup.correctOutputScale) : corrected;
   const gate = b.matmul(scaled, tokens, w.perLayerInputGate);
   const layerInput = new Float32Array(tokens * P);
   for (let t = 0; t < tokens; t++) layerInput.set(pli.subarray((t * L + layer) * P, (t * L + layer + 1) * P), t * P);
   b.geluMul(gate, layerInput, gelu);
   const out = b.matmul(gate, tokens, w.perLayerProjection);
   return b.rmsNorm(out, D, w.postPerLayerInputNorm, c.rmsNormEps, out);
+}
+
+/**
+ * Each row of x multiplied element-wise by `scale` (its own function: a loop at the top of
+ * perLayerInjection made V8 leave its code for the interpreter at every call; see decoder.ts).
+ */
+function scaleRows(x: Float32Array, scale: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! * scale[i % scale.length]!;
+  return out;
 }

@@ -9,7 +9,7 @@ import { kvSourceLayers, type HardTokenConfig, type ModelConfig, type TextConfig
 
 export interface AltUpWeights {
   routerNorm: Float32Array; // [D]
-  router: Float32Array; // [A, D]
+  router: Tensor; // [A, D], float32
   predictionCoefs: Float32Array; // [A·A, A]
   correctionCoefs: Float32Array; // [A, A]
   correctOutputScale: Float32Array; // [D]
@@ -113,7 +113,7 @@ export function loadLayerWeights(ck: Checkpoint, c: TextConfig, i: number, ffnWi
     postFeedforwardNorm: vec("post_feedforward_layernorm.weight", D),
     altup: {
       routerNorm: vec("altup.router_norm.weight", D),
-      router: ck.loadF32(p + "altup.modality_router.weight", [A, D]),
+      router: ck.load(p + "altup.modality_router.weight", [A, D], "f32", storage),
       predictionCoefs: clip(ck.loadF32(p + "altup.prediction_coefs.weight", [A * A, A]), c.altupCoefClip),
       correctionCoefs: clip(ck.loadF32(p + "altup.correction_coefs.weight", [A, A]), c.altupCoefClip),
       correctOutputScale: vec("altup.correct_output_scale", D),
