@@ -43,34 +43,35 @@
   return i32x4.add(i32x4.shuffle(ab, cd, 0, 1, 4, 5), i32x4.shuffle(ab, cd, 2, 3, 6, 7));
 }
 
-/** Σ a[i]·b[i] over 16 signed bytes each, as partial sums in four i32 lanes. */
-@inline function dotI8(a: v128, b: v128): v128 {
-  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b));
-  return i32x4.add(lo, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b)));
-}
-
 // ---------------------------------------------------------------------------------------------------
-// Activation quantization: each token's `cols` floats (a multiple of 32) become Q8 blocks — 32 int8, a
-// float32 scale dx and a float32 8·dx·Σq that folds Q4_0's −8 offset. Fewer than PANEL tokens (decode)
-// are laid out a row per token: [cols × i8][nb × dx][nb × 8·dx·Σq]. PANEL tokens or more are laid out
-// in panels of PANEL tokens, block after block: [PANEL × 32 i8][PANEL × dx][PANEL × 8·dx·Σq], so that
-// a product reads every token of a panel at fixed offsets. The last panel's missing tokens are left
-// unwritten: products compute their lanes and drop them.
+// Activation quantization: each token's `cols` floats (a multiple of 32) become Q8 blocks — 32 values
+// in [−127, 127], a float32 scale dx and a float32 8·dx·Σq that folds Q4_0's −8 offset. The values are
+// int8 for Q4_0 products and int16 ("wide") for Q8_0 products, whose int8 weights then widen as they
+// load and meet the activations in i16 dot products with nothing else to extend. Fewer than PANEL
+// tokens (decode) are laid out a row per token: [cols values][nb × dx][nb × 8·dx·Σq]. PANEL tokens or
+// more are laid out in panels of PANEL tokens, block after block: [PANEL × 32 values][PANEL × dx]
+// [PANEL × 8·dx·Σq], so that a product reads every token of a panel at fixed offsets. The last panel's
+// missing tokens are left unwritten: products compute their lanes and drop them.
 
 /** Tokens per panel: the token tile of many-token products. */
 const PANEL = 4;
-/** Bytes of one block of a panel. */
-const PANEL_BLOCK = PANEL * 40;
+/** Bytes of one block of a token's row, and of a panel: int8 values. */
+const ROW_BLOCK = 40;
+const PANEL_BLOCK = PANEL * ROW_BLOCK;
+/** The same with int16 values. */
+const WIDE_ROW_BLOCK = 72;
+const WIDE_PANEL_BLOCK = PANEL * WIDE_ROW_BLOCK;
 
-/** Bytes of `tokens` quantized activation rows of `cols` inputs. */
-export function quantizedBytes(cols: i32, tokens: i32): i32 {
+/** Bytes of `tokens` quantized activation rows of `cols` inputs (int16 values if `wide`). */
+export function quantizedBytes(cols: i32, tokens: i32, wide: bool): i32 {
   const nb = cols >> 5;
-  if (tokens < PANEL) return tokens * nb * 40;
-  return ((tokens + PANEL - 1) / PANEL) * nb * PANEL_BLOCK;
+  const block = wide ? WIDE_ROW_BLOCK : ROW_BLOCK;
+  if (tokens < PANEL) return tokens * nb * block;
+  return ((tokens + PANEL - 1) / PANEL) * nb * PANEL * block;
 }
 
-/** One block of 32 floats at `src` → 32 int8 at `q`, dx at `scale`, 8·dx·Σq at `offset`. */
-@inline function quantizeBlock(src: usize, q: usize, scale: usize, offset: usize): void {
+/** One block of 32 floats at `src` → 32 values at `q` (int16 if `wide`), dx at `scale`, 8·dx·Σq at `offset`. */
+@inline function quantizeBlock(src: usize, q: usize, scale: usize, offset: usize, wide: bool): void {
   let m = f32x4.splat(0);
   for (let k = 0; k < 8; k++) m = f32x4.max(m, f32x4.abs(v128.load(src + k * 16)));
   const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
@@ -84,35 +85,40 @@ export function quantizedBytes(cols: i32, tokens: i32): i32 {
     const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 32), id)));
     const dd = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 48), id)));
     sum = i32x4.add(sum, i32x4.add(i32x4.add(a, bb), i32x4.add(c, dd)));
-    v128.store(q + k * 16, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, bb), i16x8.narrow_i32x4_s(c, dd)));
+    if (wide) {
+      v128.store(q + k * 32, i16x8.narrow_i32x4_s(a, bb));
+      v128.store(q + k * 32 + 16, i16x8.narrow_i32x4_s(c, dd));
+    } else v128.store(q + k * 16, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, bb), i16x8.narrow_i32x4_s(c, dd)));
   }
   store<f32>(scale, d);
   store<f32>(offset, <f32>8 * d * <f32>hsumInt(sum));
 }
 
-/** Quantizes tokens [t0, t1) of x [tokens, cols]. */
-export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, t0: i32, t1: i32): void {
+/** Quantizes tokens [t0, t1) of x [tokens, cols] (int16 values if `wide`). */
+export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, wide: bool, t0: i32, t1: i32): void {
   const nb = cols >> 5;
+  const values: usize = wide ? 64 : 32; // bytes of a block's values
+  const rowBlock: usize = values + 8;
   for (let t = t0; t < t1; t++) {
-    // Where block 0's int8 values, scale and offset go, and the bytes from one block to the next.
+    // Where block 0's values, scale and offset go, and the bytes from one block to the next.
     let q: usize, scale: usize, offset: usize, qStep: usize, scaleStep: usize;
     if (tokens >= PANEL) {
-      const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
+      const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL * rowBlock;
       const k = <usize>(t % PANEL);
-      q = panel + k * 32;
-      scale = panel + PANEL * 32 + k * 4;
+      q = panel + k * values;
+      scale = panel + PANEL * values + k * 4;
       offset = scale + PANEL * 4;
-      qStep = PANEL_BLOCK;
-      scaleStep = PANEL_BLOCK;
+      qStep = PANEL * rowBlock;
+      scaleStep = PANEL * rowBlock;
     } else {
-      q = qx + <usize>t * <usize>nb * 40;
-      scale = q + <usize>nb * 32;
+      q = qx + <usize>t * <usize>nb * rowBlock;
+      scale = q + <usize>nb * values;
       offset = scale + <usize>nb * 4;
-      qStep = 32;
+      qStep = values;
       scaleStep = 4;
     }
     const src = x + <usize>t * <usize>cols * 4;
-    for (let b = 0; b < nb; b++) quantizeBlock(src + <usize>b * 128, q + <usize>b * qStep, scale + <usize>b * scaleStep, offset + <usize>b * scaleStep);
+    for (let b = 0; b < nb; b++) quantizeBlock(src + <usize>b * 128, q + <usize>b * qStep, scale + <usize>b * scaleStep, offset + <usize>b * scaleStep, wide);
   }
 }
 
@@ -122,62 +128,77 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, t0: i32, t
 
 /**
  * Rows per tile of a product: a tile of weights stays in L2 while every token (or panel of activations:
- * PANEL tokens, 5 bytes per input, in L1) passes over it, so weights stream from memory once per product.
+ * PANEL tokens, 5 or 9 bytes per input, in L1) passes over it, so weights stream from memory once per product.
  */
 const ROW_TILE = 32;
 
-// Q8_0: GGUF's row layout, [2-byte scale][32 int8] per block, one row at a time.
+// Q8_0: GGUF's row layout, [2-byte scale][32 int8] per block, one row at a time, against int16
+// activations: each 8 weights widen as they load (one instruction) and meet 8 activations in an i16 dot.
+// Partial sums pass through the thread's scratch (`tmp`, 112 bytes: four sums, then the half-to-float
+// constants): a store between one block's loads and the next keeps V8 from issuing all of a loop's
+// loads first and spilling them (the products ran 20–25 % slower), and a constant loaded from memory
+// costs one load where V8 rebuilds a v128.const with three instructions.
 
-@inline function blockQ8(w: usize, x: usize): v128 {
-  return i32x4.add(dotI8(v128.load(w + 2), v128.load(x)), dotI8(v128.load(w + 18), v128.load(x + 16)));
+@inline function dotWide(w: usize, x: usize): v128 {
+  return i32x4.dot_i16x8_s(v128.load8x8_s(w), v128.load(x));
 }
 
-@inline function scales4(w: usize, stride: usize): v128 {
+/** A block's partial sums (four i32 lanes) against the 32 int16 activations at x. */
+@inline function blockQ8(wb: usize, x: usize): v128 {
+  return i32x4.add(i32x4.add(dotWide(wb + 2, x), dotWide(wb + 10, x + 16)), i32x4.add(dotWide(wb + 18, x + 32), dotWide(wb + 26, x + 48)));
+}
+
+@inline function scales4(w: usize, stride: usize, tmp: usize): v128 {
   let h = i32x4.splat(load<u16>(w));
   h = i32x4.replace_lane(h, 1, load<u16>(w + stride));
   h = i32x4.replace_lane(h, 2, load<u16>(w + 2 * stride));
   h = i32x4.replace_lane(h, 3, load<u16>(w + 3 * stride));
-  return halfToFloat4(i32x4.shl(h, 16));
+  return halfToFloat4(i32x4.shl(h, 16), v128.load(tmp, 64), v128.load(tmp, 80));
 }
 
 /** Row · one token's quantized activation (row layout). */
-@inline function dotQ8(w: usize, qx: usize, nb: i32): f32 {
-  const scales = qx + <usize>nb * 32;
+@inline function dotQ8(w: usize, qx: usize, nb: i32, tmp: usize): f32 {
+  const scales = qx + <usize>nb * 64;
   let acc = f32x4.splat(0);
   let b = 0;
   for (; b + 4 <= nb; b += 4) {
     const wb = w + <usize>b * 34;
-    const xb = qx + <usize>b * 32;
-    const s = reduce4(blockQ8(wb, xb), blockQ8(wb + 34, xb + 32), blockQ8(wb + 68, xb + 64), blockQ8(wb + 102, xb + 96));
-    acc = fma(scales4(wb, 34), f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4)), acc);
+    const xb = qx + <usize>b * 64;
+    v128.store(tmp, blockQ8(wb, xb));
+    v128.store(tmp, blockQ8(wb + 34, xb + 64), 16);
+    v128.store(tmp, blockQ8(wb + 68, xb + 128), 32);
+    const s = reduce4(v128.load(tmp), v128.load(tmp, 16), v128.load(tmp, 32), blockQ8(wb + 102, xb + 192));
+    acc = fma(scales4(wb, 34, tmp), f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4)), acc);
   }
   let sum = hsum(acc);
   for (; b < nb; b++) {
     const wb = w + <usize>b * 34;
-    sum += halfToFloat(load<u16>(wb)) * (<f32>hsumInt(blockQ8(wb, qx + <usize>b * 32)) * load<f32>(scales + <usize>b * 4));
+    sum += halfToFloat(load<u16>(wb)) * (<f32>hsumInt(blockQ8(wb, qx + <usize>b * 64)) * load<f32>(scales + <usize>b * 4));
   }
   return sum;
 }
 
 /**
  * Row · one panel of quantized activations: out[t·outStride] for the panel's tokens t < `tokens`.
- * The tokens sit in the vector lanes, so each block's weights are loaded once for all of them and the
- * sum needs no reduction at the end. A loop iteration is one block: TurboFan issues a basic block's
- * loads before its arithmetic, and one block's loads about fit in x64's 16 vector registers.
+ * The tokens sit in the vector lanes, so each block's weights are loaded (and widened) once for all of
+ * them and the sum needs no reduction at the end.
  */
-@inline function dotPanelQ8(w: usize, panel: usize, nb: i32, out: usize, outStride: usize, tokens: i32): void {
+@inline function dotPanelQ8(w: usize, panel: usize, nb: i32, out: usize, outStride: usize, tokens: i32, tmp: usize): void {
   let acc = f32x4.splat(0);
   let wb = w;
   let xb = panel;
-  const end = panel + <usize>nb * PANEL_BLOCK;
-  for (; xb < end; xb += PANEL_BLOCK, wb += 34) {
-    const lo = v128.load(wb + 2);
-    const hi = v128.load(wb + 18);
-    const s = reduce4(
-      i32x4.add(dotI8(lo, v128.load(xb)), dotI8(hi, v128.load(xb, 16))), i32x4.add(dotI8(lo, v128.load(xb, 32)), dotI8(hi, v128.load(xb, 48))),
-      i32x4.add(dotI8(lo, v128.load(xb, 64)), dotI8(hi, v128.load(xb, 80))), i32x4.add(dotI8(lo, v128.load(xb, 96)), dotI8(hi, v128.load(xb, 112))),
-    );
-    acc = fma(halfToFloat4(v128.load16_splat(wb)), f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(xb, PANEL * 32)), acc); // the scale in both halves of every lane
+  const end = panel + <usize>nb * WIDE_PANEL_BLOCK;
+  for (; xb < end; xb += WIDE_PANEL_BLOCK, wb += 34) {
+    const w0 = v128.load8x8_s(wb + 2);
+    const w1 = v128.load8x8_s(wb + 10);
+    const w2 = v128.load8x8_s(wb + 18);
+    const w3 = v128.load8x8_s(wb + 26);
+    v128.store(tmp, tokenQ8(w0, w1, w2, w3, xb));
+    v128.store(tmp, tokenQ8(w0, w1, w2, w3, xb + 64), 16);
+    v128.store(tmp, tokenQ8(w0, w1, w2, w3, xb + 128), 32);
+    const s = reduce4(v128.load(tmp), v128.load(tmp, 16), v128.load(tmp, 32), tokenQ8(w0, w1, w2, w3, xb + 192));
+    const scale = halfToFloat4(v128.load16_splat(wb), v128.load(tmp, 64), v128.load(tmp, 80)); // the scale in both halves of every lane
+    acc = fma(scale, f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(xb, PANEL * 64)), acc);
   }
   store<f32>(out, f32x4.extract_lane(acc, 0));
   if (tokens > 1) store<f32>(out + outStride, f32x4.extract_lane(acc, 1));
@@ -185,23 +206,32 @@ const ROW_TILE = 32;
   if (tokens > 3) store<f32>(out + 3 * outStride, f32x4.extract_lane(acc, 3));
 }
 
-export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
+/** A block's widened weights against one token's 32 int16 activations at x: partial sums in four lanes. */
+@inline function tokenQ8(w0: v128, w1: v128, w2: v128, w3: v128, x: usize): v128 {
+  const a = i32x4.add(i32x4.dot_i16x8_s(w0, v128.load(x)), i32x4.dot_i16x8_s(w1, v128.load(x, 16)));
+  return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(x, 32)), i32x4.dot_i16x8_s(w3, v128.load(x, 48))));
+}
+
+/** `tmp`: 112 bytes of the thread's own scratch. */
+export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, tmp: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
+  v128.store(tmp, i32x4.splat(0x8fffe000), 64);
+  v128.store(tmp, f32x4.splat(5.192296858534828e33), 80);
   for (let tile = r0; tile < r1; tile += ROW_TILE) {
     const end = min(tile + ROW_TILE, r1);
     if (tokens < PANEL) {
       for (let t = 0; t < tokens; t++) {
-        const x = qx + <usize>t * <usize>nb * 40;
+        const x = qx + <usize>t * <usize>nb * WIDE_ROW_BLOCK;
         const out = y + <usize>t * outStride;
-        for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQ8(w + <usize>r * rowBytes, x, nb));
+        for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQ8(w + <usize>r * rowBytes, x, nb, tmp));
       }
       continue;
     }
     for (let t = 0; t < tokens; t += PANEL) {
-      const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
+      const panel = qx + <usize>(t / PANEL) * <usize>nb * WIDE_PANEL_BLOCK;
       const out = y + <usize>t * outStride;
-      for (let r = tile; r < end; r++) dotPanelQ8(w + <usize>r * rowBytes, panel, nb, out + <usize>r * 4, outStride, tokens - t);
+      for (let r = tile; r < end; r++) dotPanelQ8(w + <usize>r * rowBytes, panel, nb, out + <usize>r * 4, outStride, tokens - t, tmp);
     }
   }
 }
@@ -331,7 +361,7 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
 /** Group · each of `tokens` (fewer than PANEL) activation rows → out rows [r0, r1). */
 @inline function groupRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool, m: v128, halfMask: v128, halfRebias: v128): void {
   for (let t = 0; t < tokens; t++) {
-    const x = qx + <usize>t * <usize>nb * 40;
+    const x = qx + <usize>t * <usize>nb * ROW_BLOCK;
     // Pointers stepped block by block: V8 recomputes products of loop counters on every pass.
     let scale = x + <usize>nb * 32;
     const end = scale;

@@ -15,13 +15,13 @@ const MAX_PAGES = 65536;
 const RESERVED = 65536;
 /** Scratch bytes of a weight memory: products with larger inputs and outputs run in token chunks. */
 const SCRATCH = 64 << 20;
-/** Bytes of each thread's own scratch in a Q4_0 product (matmulQ4: a panel's accumulators and the loops' constants). */
-const Q4_SCRATCH = 128;
+/** Bytes of each thread's own scratch in a quantized product (matmulQ4, matmulQ8: partial sums and constants). */
+const PRODUCT_SCRATCH = 128;
 const ALIGN = 64;
 /** Products smaller than this (multiply-adds) run on the calling thread alone: dispatch would cost more. */
 const THREADED_MIN_WORK = 1 << 16;
 
-const MATMUL: Record<Exclude<Tensor["dtype"], "q4_0">, OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16", q8_0: "matmulQ8" };
+const MATMUL: Record<"f32" | "bf16" | "f16", OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16" };
 
 const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
@@ -85,7 +85,7 @@ export class WasmBackend extends ReferenceBackend {
   override readonly name: string;
   private readonly dispatcher: Dispatcher;
   private readonly memories: KernelMemory[] = [];
-  private readonly weightMemories: { memory: KernelMemory; scratch: number; q4Scratch: number }[] = [];
+  private readonly weightMemories: { memory: KernelMemory; scratch: number; productScratch: number }[] = [];
   private readonly work: KernelMemory;
   private workScratch = { offset: 0, bytes: 0 };
   private readonly copies = new WeakMap<Tensor, Located>();
@@ -94,14 +94,14 @@ export class WasmBackend extends ReferenceBackend {
   private readonly vectors = new WeakMap<Float32Array, number>();
   private readonly mirrors = new WeakMap<KeyValues, Mirror>();
   private readonly released = new FinalizationRegistry<{ at: number; bytes: number }>(({ at, bytes }) => this.work.release(at, bytes));
-  private readonly quantizedBytes: (cols: number, tokens: number) => number;
+  private readonly quantizedBytes: (cols: number, tokens: number, wide: number) => number;
 
   constructor(module: WebAssembly.Module, workers: KernelWorkers | undefined, readonly relaxed: boolean) {
     super();
     this.dispatcher = new Dispatcher(module, workers);
     this.name = `wasm-${relaxed ? "relaxed-simd" : "simd"}×${this.threads}`;
     this.work = this.newMemory();
-    this.quantizedBytes = this.dispatcher.exports(0).quantizedBytes as (cols: number, tokens: number) => number;
+    this.quantizedBytes = this.dispatcher.exports(0).quantizedBytes as (cols: number, tokens: number, wide: number) => number;
   }
 
   get threads(): number {
@@ -131,13 +131,13 @@ export class WasmBackend extends ReferenceBackend {
   }
 
   override weightStorage(bytes: number): Uint8Array {
-    if (bytes > MAX_PAGES * PAGE - RESERVED - SCRATCH - aligned(this.threads * Q4_SCRATCH) - ALIGN) throw new RangeError(`a ${bytes}-byte tensor does not fit in one WebAssembly memory`);
+    if (bytes > MAX_PAGES * PAGE - RESERVED - SCRATCH - aligned(this.threads * PRODUCT_SCRATCH) - ALIGN) throw new RangeError(`a ${bytes}-byte tensor does not fit in one WebAssembly memory`);
     const last = this.weightMemories.at(-1);
     let at = last?.memory.alloc(bytes);
     let m = last?.memory;
     if (at === undefined) {
       m = this.newMemory();
-      this.weightMemories.push({ memory: m, scratch: m.alloc(SCRATCH)!, q4Scratch: m.alloc(this.threads * Q4_SCRATCH)! });
+      this.weightMemories.push({ memory: m, scratch: m.alloc(SCRATCH)!, productScratch: m.alloc(this.threads * PRODUCT_SCRATCH)! });
       at = m.alloc(bytes)!;
     }
     return new Uint8Array(m!.buffer, at, bytes);
@@ -203,9 +203,11 @@ export class WasmBackend extends ReferenceBackend {
     const located = this.locate(w);
     this.interleaved(w, located);
     const { memory, offset } = located;
-    const { scratch, q4Scratch } = this.weightMemories.find((m) => m.memory === memory)!;
+    const { scratch, productScratch } = this.weightMemories.find((m) => m.memory === memory)!;
     const rowBytes = inDim * DTYPE_BYTES[w.dtype];
-    const qBytes = (m: number) => (quantized ? this.quantizedBytes(n, m) : 0);
+    // Q8_0 products take their activations as int16 (assembly/kernels.ts).
+    const wide = w.dtype === "q8_0";
+    const qBytes = (m: number) => (quantized ? this.quantizedBytes(n, m, wide ? 1 : 0) : 0);
     // Tokens per pass through the scratch area (quantized activations may pad a few tokens more).
     const bytes = (m: number) => m * (n + rows) * 4 + qBytes(m);
     let chunk = Math.floor(SCRATCH / bytes(1));
@@ -221,13 +223,14 @@ export class WasmBackend extends ReferenceBackend {
       memory.f32(xAt, m * n).set(x.subarray(t0 * n, (t0 + m) * n));
       let input = xAt;
       if (quantized) {
-        this.dispatcher.run({ op: "quantize", memory: memory.index, args: [xAt, n, m, qAt, 0, m] }, m * n >= THREADED_MIN_WORK);
+        this.dispatcher.run({ op: "quantize", memory: memory.index, args: [xAt, n, m, qAt, wide ? 1 : 0, 0, m] }, m * n >= THREADED_MIN_WORK);
         input = qAt;
       }
-      if (w.dtype === "q4_0") {
-        const args = [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, q4Scratch, 0, rows];
-        this.dispatcher.run({ op: "matmulQ4", memory: memory.index, args, scratch: { arg: 8, stride: Q4_SCRATCH } }, threaded);
-      } else this.dispatcher.run({ op: MATMUL[w.dtype], memory: memory.index, args: [offset, rowBytes, input, m, n, yAt, rows, 0, rows] }, threaded);
+      const call = (op: OpName, args: number[], scratchArg?: number) =>
+        this.dispatcher.run({ op, memory: memory.index, args, scratch: scratchArg === undefined ? undefined : { arg: scratchArg, stride: PRODUCT_SCRATCH } }, threaded);
+      if (w.dtype === "q4_0") call("matmulQ4", [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows], 8);
+      else if (w.dtype === "q8_0") call("matmulQ8", [offset, rowBytes, input, m, n, yAt, rows, productScratch, 0, rows], 7);
+      else call(MATMUL[w.dtype], [offset, rowBytes, input, m, n, yAt, rows, 0, rows]);
       out.set(memory.f32(yAt, m * rows), t0 * rows);
     }
     return out;
