@@ -496,12 +496,29 @@ const F16: i32 = 2;
   let a2 = f32x4.splat(0);
   let a3 = f32x4.splat(0);
   let i = 0;
-  for (; i + 16 <= cols; i += 16) {
-    const xi = x + <usize>i * 4;
-    a0 = fma(load4(row, i, kind), v128.load(xi), a0);
-    a1 = fma(load4(row, i + 4, kind), v128.load(xi + 16), a1);
-    a2 = fma(load4(row, i + 8, kind), v128.load(xi + 32), a2);
-    a3 = fma(load4(row, i + 12, kind), v128.load(xi + 48), a3);
+  if (kind == BF16) {
+    // 8 weights per load, unpacked against zero into the high halves of float32 lanes: one shuffle
+    // per 4 weights, off the ports the multiply-adds use. Pointers step: V8 recomputes i-based addresses.
+    const zero = i16x8.splat(0);
+    const end = row + <usize>(cols & ~15) * 2;
+    let xi = x;
+    for (let w = row; w < end; w += 32, xi += 64) {
+      const lo = v128.load(w);
+      const hi = v128.load(w, 16);
+      a0 = fma(i16x8.shuffle(zero, lo, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(xi), a0);
+      a1 = fma(i16x8.shuffle(zero, lo, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(xi, 16), a1);
+      a2 = fma(i16x8.shuffle(zero, hi, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(xi, 32), a2);
+      a3 = fma(i16x8.shuffle(zero, hi, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(xi, 48), a3);
+    }
+    i = cols & ~15;
+  } else {
+    for (; i + 16 <= cols; i += 16) {
+      const xi = x + <usize>i * 4;
+      a0 = fma(load4(row, i, kind), v128.load(xi), a0);
+      a1 = fma(load4(row, i + 4, kind), v128.load(xi + 16), a1);
+      a2 = fma(load4(row, i + 8, kind), v128.load(xi + 32), a2);
+      a3 = fma(load4(row, i + 12, kind), v128.load(xi + 48), a3);
+    }
   }
   for (; i + 4 <= cols; i += 4) a0 = fma(load4(row, i, kind), v128.load(x + <usize>i * 4), a0);
   let sum = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
