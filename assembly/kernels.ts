@@ -722,6 +722,27 @@ export function rmsNorm(x: usize, width: i32, weight: usize, eps: f32, out: usiz
   }
 }
 
+/**
+ * Rows [r0, r1) of x [rows, width]: x ← max(x − (mean + z·std), 0) with the population std. In float64
+ * with the reference's sums in the reference's order, so the result is the same bit for bit.
+ */
+export function gaussianTopK(x: usize, width: i32, z: f32, r0: i32, r1: i32): void {
+  for (let r = r0; r < r1; r++) {
+    const row = x + <usize>r * <usize>width * 4;
+    const end = row + <usize>width * 4;
+    let mean: f64 = 0;
+    for (let p = row; p < end; p += 4) mean += <f64>load<f32>(p);
+    mean /= width;
+    let v: f64 = 0;
+    for (let p = row; p < end; p += 4) {
+      const d = <f64>load<f32>(p) - mean;
+      v += d * d;
+    }
+    const cutoff = mean + Math.sqrt(v / width) * <f64>z;
+    for (let p = row; p < end; p += 4) store<f32>(p, <f32>max(<f64>load<f32>(p) - cutoff, 0));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // AltUp: `streams` streams of [tokens, width] floats, `stride` bytes from one stream to the next (the
 // outputs likewise). Each token's mixing coefficients are given.

@@ -212,6 +212,20 @@ test("AltUp prediction and correction agree with the reference: 4 streams, width
   }
 });
 
+test("Gaussian top-k sparsity is the reference's bit for bit (the same float64 sums), one row and many", () => {
+  const z = Math.fround(0.8416212); // the 80th percentile of a normal distribution
+  for (const [b, name] of builds) {
+    for (const [rows, width] of [[1, 8192], [3, 37], [40, 2048]] as const) {
+      const x = random(rows * width, 4);
+      const [got, expected] = [Float32Array.from(x), Float32Array.from(x)];
+      b.gaussianTopK(got, width, z);
+      ref.gaussianTopK(expected, width, z);
+      assert.deepEqual(got, expected, `${name} ${rows}×${width}`);
+      assert.ok(got.some((v) => v === 0) && got.some((v) => v > 0), "some values are cut, some survive");
+    }
+  }
+});
+
 test("attention over a KV cache that grows, slides and rewinds: the backend's mirror of it stays exact", () => {
   const [b] = builds[1]!;
   const heads = 4;

@@ -214,7 +214,7 @@ export class WasmBackend extends ReferenceBackend {
     while (chunk > 0 && bytes(chunk) > SCRATCH) chunk--;
     if (chunk === 0) throw new RangeError(`matmul: a ${rows}×${n} product does not fit the scratch area`);
     const out = new Float32Array(tokens * rows);
-    const threaded = rows * n >= THREADED_MIN_WORK;
+    const threaded = rows * n * tokens >= THREADED_MIN_WORK;
     for (let t0 = 0; t0 < tokens; t0 += chunk) {
       const m = Math.min(chunk, tokens - t0);
       const xAt = scratch;
@@ -288,6 +288,12 @@ export class WasmBackend extends ReferenceBackend {
   /** Copies of `count` streams of n floats staged one after another from `at`. */
   private streamsAt(at: number, count: number, n: number): Float32Array[] {
     return Array.from({ length: count }, (_, i) => this.work.f32(at + i * aligned(n * 4), n).slice());
+  }
+
+  override gaussianTopK(x: Float32Array, width: number, z: number): void {
+    const [xAt] = this.stage([x]) as [number];
+    this.dispatcher.run({ op: "gaussianTopK", memory: this.work.index, args: [xAt, width, z, 0, x.length / width], floats: [2] }, x.length >= THREADED_MIN_WORK && x.length > width);
+    x.set(this.work.f32(xAt, x.length));
   }
 
   override softcap(x: Float32Array, cap: number): void {
