@@ -103,13 +103,13 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, wide: bool
     // Where block 0's values, scale and offset go, and the bytes from one block to the next.
     let q: usize, scale: usize, offset: usize, qStep: usize, scaleStep: usize;
     if (tokens >= PANEL) {
-      const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL * rowBlock;
+      const panel = qx + <usize>(t / PANEL) * <usize>nb * <usize>PANEL * rowBlock;
       const k = <usize>(t % PANEL);
       q = panel + k * values;
-      scale = panel + PANEL * values + k * 4;
+      scale = panel + <usize>PANEL * values + k * 4;
       offset = scale + PANEL * 4;
-      qStep = PANEL * rowBlock;
-      scaleStep = PANEL * rowBlock;
+      qStep = <usize>PANEL * rowBlock;
+      scaleStep = <usize>PANEL * rowBlock;
     } else {
       q = qx + <usize>t * <usize>nb * rowBlock;
       scale = q + <usize>nb * values;
