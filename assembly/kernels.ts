@@ -490,6 +490,15 @@ const F16: i32 = 2;
   return halfToFloat(h);
 }
 
+/** BF16 weights as float32: the 8 at `v` (a v128 load) unpacked against zero, first or last 4. */
+@inline function bf16Low(v: v128): v128 {
+  return i16x8.shuffle(i16x8.splat(0), v, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+@inline function bf16High(v: v128): v128 {
+  return i16x8.shuffle(i16x8.splat(0), v, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
 @inline function dotFloat(row: usize, x: usize, cols: i32, kind: i32): f32 {
   let a0 = f32x4.splat(0);
   let a1 = f32x4.splat(0);
@@ -499,16 +508,15 @@ const F16: i32 = 2;
   if (kind == BF16) {
     // 8 weights per load, unpacked against zero into the high halves of float32 lanes: one shuffle
     // per 4 weights, off the ports the multiply-adds use. Pointers step: V8 recomputes i-based addresses.
-    const zero = i16x8.splat(0);
     const end = row + <usize>(cols & ~15) * 2;
     let xi = x;
     for (let w = row; w < end; w += 32, xi += 64) {
       const lo = v128.load(w);
       const hi = v128.load(w, 16);
-      a0 = fma(i16x8.shuffle(zero, lo, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(xi), a0);
-      a1 = fma(i16x8.shuffle(zero, lo, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(xi, 16), a1);
-      a2 = fma(i16x8.shuffle(zero, hi, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(xi, 32), a2);
-      a3 = fma(i16x8.shuffle(zero, hi, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(xi, 48), a3);
+      a0 = fma(bf16Low(lo), v128.load(xi), a0);
+      a1 = fma(bf16High(lo), v128.load(xi, 16), a1);
+      a2 = fma(bf16Low(hi), v128.load(xi, 32), a2);
+      a3 = fma(bf16High(hi), v128.load(xi, 48), a3);
     }
     i = cols & ~15;
   } else {
