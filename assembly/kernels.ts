@@ -15,7 +15,7 @@
 
 /**
  * Four halves in the high 16 bits of i32 lanes (the low 16 bits are ignored) → float32x4. Hot loops
- * take the two constants as arguments (see matmulQ4).
+ * pass the two constants in (matmulQ4, matmulQ8): V8 rebuilds a v128.const at every use in a loop.
  */
 @inline function halfToFloat4(h: v128, mask: v128 = i32x4.splat(0x8fffe000), rebias: v128 = f32x4.splat(5.192296858534828e33)): v128 {
   // The arithmetic shift puts sign, exponent and mantissa where float32 has them (the mask clears the
@@ -134,7 +134,7 @@ const ROW_TILE = 32;
 
 // Q8_0: GGUF's row layout, [2-byte scale][32 int8] per block, one row at a time, against int16
 // activations: each 8 weights widen as they load (one instruction) and meet 8 activations in an i16 dot.
-// Partial sums pass through the thread's scratch (`tmp`, 112 bytes: four sums, then the half-to-float
+// Partial sums pass through the thread's scratch (`tmp`, 96 bytes: four sums, then the half-to-float
 // constants): a store between one block's loads and the next keeps V8 from issuing all of a loop's
 // loads first and spilling them (the products ran 20–25 % slower), and a constant loaded from memory
 // costs one load where V8 rebuilds a v128.const with three instructions.
@@ -212,7 +212,7 @@ const ROW_TILE = 32;
   return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(x, 32)), i32x4.dot_i16x8_s(w3, v128.load(x, 48))));
 }
 
-/** `tmp`: 112 bytes of the thread's own scratch. */
+/** `tmp`: 96 bytes of the thread's own scratch. */
 export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, tmp: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
