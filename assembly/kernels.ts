@@ -7,17 +7,22 @@
 // ---------------------------------------------------------------------------------------------------
 // Helpers
 
+/** 2^112: multiplying by it re-biases a half's exponent, once moved where float32 has it. */
+const HALF_REBIAS: f32 = 5.192296858534828e33;
+/** What halfToFloat4 keeps of a half shifted arithmetically into float32's place (sign, exponent, mantissa). */
+const HALF_MASK: i32 = 0x8fffe000;
+
 /** IEEE half bits → float32 (finite values; weights and scales are never inf/NaN). */
 @inline function halfToFloat(h: u32): f32 {
-  const mag = reinterpret<f32>((h & 0x7fff) << 13) * 5.192296858534828e33; // × 2^112 re-biases the exponent
+  const mag = reinterpret<f32>((h & 0x7fff) << 13) * HALF_REBIAS;
   return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
 }
 
 /**
  * Four halves in the high 16 bits of i32 lanes (the low 16 bits are ignored) → float32x4. Hot loops
- * pass the two constants in (matmulQ4, matmulQ8): V8 rebuilds a v128.const at every use in a loop.
+ * pass the two constants in (see storeConstants).
  */
-@inline function halfToFloat4(h: v128, mask: v128 = i32x4.splat(0x8fffe000), rebias: v128 = f32x4.splat(5.192296858534828e33)): v128 {
+@inline function halfToFloat4(h: v128, mask: v128 = i32x4.splat(HALF_MASK), rebias: v128 = f32x4.splat(HALF_REBIAS)): v128 {
   // The arithmetic shift puts sign, exponent and mantissa where float32 has them (the mask clears the
   // sign's copies in the 3 exponent bits a half lacks, and the low bits); × 2^112 re-biases the exponent.
   return f32x4.mul(v128.and(i32x4.shr_s(h, 3), mask), rebias);
@@ -132,12 +137,25 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, wide: bool
  */
 const ROW_TILE = 32;
 
+/**
+ * Where the quantized products keep their loops' vector constants in the thread's scratch (nibble mask,
+ * half-to-float mask and rebias, 48 bytes): V8 rebuilds a v128.const at every use inside a loop (three
+ * instructions), where a load is one and an argument none. They go through memory because Binaryen
+ * would see every call pass the same literals and fold them back in.
+ */
+const CONSTANTS: usize = 64;
+
+@inline function storeConstants(scratch: usize): void {
+  v128.store(scratch, i8x16.splat(15), CONSTANTS);
+  v128.store(scratch, i32x4.splat(HALF_MASK), CONSTANTS + 16);
+  v128.store(scratch, f32x4.splat(HALF_REBIAS), CONSTANTS + 32);
+}
+
 // Q8_0: GGUF's row layout, [2-byte scale][32 int8] per block, one row at a time, against int16
 // activations: each 8 weights widen as they load (one instruction) and meet 8 activations in an i16 dot.
-// Partial sums pass through the thread's scratch (`tmp`, 96 bytes: four sums, then the half-to-float
-// constants): a store between one block's loads and the next keeps V8 from issuing all of a loop's
-// loads first and spilling them (the products ran 20–25 % slower), and a constant loaded from memory
-// costs one load where V8 rebuilds a v128.const with three instructions.
+// Partial sums pass through the thread's scratch (`tmp`): a store between one block's loads and the
+// next keeps V8 from issuing all of a loop's loads first and spilling them (the products ran 20–25 %
+// slower). The half-to-float constants are loaded from it too (storeConstants).
 
 @inline function dotWide(w: usize, x: usize): v128 {
   return i32x4.dot_i16x8_s(v128.load8x8_s(w), v128.load(x));
@@ -153,7 +171,7 @@ const ROW_TILE = 32;
   h = i32x4.replace_lane(h, 1, load<u16>(w + stride));
   h = i32x4.replace_lane(h, 2, load<u16>(w + 2 * stride));
   h = i32x4.replace_lane(h, 3, load<u16>(w + 3 * stride));
-  return halfToFloat4(i32x4.shl(h, 16), v128.load(tmp, 64), v128.load(tmp, 80));
+  return halfToFloat4(i32x4.shl(h, 16), v128.load(tmp, CONSTANTS + 16), v128.load(tmp, CONSTANTS + 32));
 }
 
 /** Row · one token's quantized activation (row layout). */
@@ -197,7 +215,7 @@ const ROW_TILE = 32;
     v128.store(tmp, tokenQ8(w0, w1, w2, w3, xb + 64), 16);
     v128.store(tmp, tokenQ8(w0, w1, w2, w3, xb + 128), 32);
     const s = reduce4(v128.load(tmp), v128.load(tmp, 16), v128.load(tmp, 32), tokenQ8(w0, w1, w2, w3, xb + 192));
-    const scale = halfToFloat4(v128.load16_splat(wb), v128.load(tmp, 64), v128.load(tmp, 80)); // the scale in both halves of every lane
+    const scale = halfToFloat4(v128.load16_splat(wb), v128.load(tmp, CONSTANTS + 16), v128.load(tmp, CONSTANTS + 32)); // the scale in both halves of every lane
     acc = fma(scale, f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(xb, PANEL * 64)), acc);
   }
   store<f32>(out, f32x4.extract_lane(acc, 0));
@@ -212,12 +230,11 @@ const ROW_TILE = 32;
   return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(x, 32)), i32x4.dot_i16x8_s(w3, v128.load(x, 48))));
 }
 
-/** `tmp`: 96 bytes of the thread's own scratch. */
+/** `tmp`: 112 bytes of the thread's own scratch (partial sums, then the constants). */
 export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, tmp: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
-  v128.store(tmp, i32x4.splat(0x8fffe000), 64);
-  v128.store(tmp, f32x4.splat(5.192296858534828e33), 80);
+  storeConstants(tmp);
   for (let tile = r0; tile < r1; tile += ROW_TILE) {
     const end = min(tile + ROW_TILE, r1);
     if (tokens < PANEL) {
@@ -314,11 +331,11 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
   return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
 }
 
-@inline function low(c: v128, m: v128): v128 {
+@inline function lowNibbles(c: v128, m: v128): v128 {
   return v128.and(c, m);
 }
 
-@inline function high(c: v128, m: v128): v128 {
+@inline function highNibbles(c: v128, m: v128): v128 {
   return v128.and(i16x8.shr_u(c, 4), m);
 }
 
@@ -373,7 +390,7 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
       const c1 = chunk(wb, o1, o2, o3, 1, tail);
       const c2 = chunk(wb, o1, o2, o3, 2, tail);
       const c3 = chunk(wb, o1, o2, o3, 3, tail);
-      const s = groupDot(xb, low(c0, m), low(c1, m), low(c2, m), low(c3, m), high(c0, m), high(c1, m), high(c2, m), high(c3, m));
+      const s = groupDot(xb, lowNibbles(c0, m), lowNibbles(c1, m), lowNibbles(c2, m), lowNibbles(c3, m), highNibbles(c0, m), highNibbles(c1, m), highNibbles(c2, m), highNibbles(c3, m));
       acc = groupStep(acc, groupScales(wb, o1, o2, o3, tail, halfMask, halfRebias), s, v128.load32_splat(scale), v128.load32_splat(offset));
     }
     storeRows(acc, y + <usize>t * outStride, g, r0, r1);
@@ -396,8 +413,8 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
     const c1 = chunk(wb, o1, o2, o3, 1, tail);
     const c2 = chunk(wb, o1, o2, o3, 2, tail);
     const c3 = chunk(wb, o1, o2, o3, 3, tail);
-    const lo0 = low(c0, m), lo1 = low(c1, m), lo2 = low(c2, m), lo3 = low(c3, m);
-    const hi0 = high(c0, m), hi1 = high(c1, m), hi2 = high(c2, m), hi3 = high(c3, m);
+    const lo0 = lowNibbles(c0, m), lo1 = lowNibbles(c1, m), lo2 = lowNibbles(c2, m), lo3 = lowNibbles(c3, m);
+    const hi0 = highNibbles(c0, m), hi1 = highNibbles(c1, m), hi2 = highNibbles(c2, m), hi3 = highNibbles(c3, m);
     const sc = groupScales(wb, o1, o2, o3, tail, halfMask, halfRebias);
     const dx = xb + PANEL * 32;
     v128.store(acc, groupStep(v128.load(acc), sc, groupDot(xb, lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3), v128.load32_splat(dx), v128.load32_splat(dx, PANEL * 4)));
@@ -409,11 +426,8 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
 }
 
 // One function per case, not inlined: TurboFan allocates registers per function, and a loop that
-// shares its function with the others spills its accumulators and constants. The vector constants
-// (nibble mask, half-to-float mask and rebias) come in as arguments: V8 rebuilds a v128.const at every
-// use inside a loop (three instructions each), but keeps an argument in a register. matmulQ4 passes
-// them through its scratch memory: the optimizer (Binaryen) would otherwise see that every call passes
-// the same constants and fold them back in.
+// shares its function with the others spills its accumulators and constants. The vector constants come
+// in as arguments (read from the scratch where storeConstants put them), which V8 keeps in registers.
 function interleavedRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, m: v128, halfMask: v128, halfRebias: v128): void {
   groupRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, GROUP_BLOCK, 0, 0, 0, false, m, halfMask, halfRebias);
 }
@@ -431,20 +445,17 @@ function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outSt
  * Q4_0 product over a tensor of `rows` rows whose whole groups are interleaved. A tile of groups stays
  * in L2 while every token (or panel) passes over it; a group split between two threads' ranges is
  * computed by both, each storing its own rows. `scratch`: 112 bytes of the thread's own (a panel's
- * accumulators, then the loops' constants).
+ * accumulators, then the constants).
  */
 export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
   const groups = rows >> 2;
   const gEnd = (r1 + 3) >> 2;
-  const constants = scratch + PANEL * 16;
-  v128.store(constants, i8x16.splat(15));
-  v128.store(constants, i32x4.splat(0x8fffe000), 16);
-  v128.store(constants, f32x4.splat(5.192296858534828e33), 32);
-  const m = v128.load(constants);
-  const halfMask = v128.load(constants, 16);
-  const halfRebias = v128.load(constants, 32);
+  storeConstants(scratch);
+  const m = v128.load(scratch, CONSTANTS);
+  const halfMask = v128.load(scratch, CONSTANTS + 16);
+  const halfRebias = v128.load(scratch, CONSTANTS + 32);
   for (let tile = r0 >> 2; tile < gEnd; tile += ROW_TILE / 4) {
     const tileEnd = min(tile + ROW_TILE / 4, gEnd);
     for (let t = 0; t < tokens; t += PANEL) {
