@@ -138,17 +138,19 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, wide: bool
 const ROW_TILE = 32;
 
 /**
- * Where the quantized products keep their loops' vector constants in the thread's scratch (nibble mask,
- * half-to-float mask and rebias, 48 bytes): V8 rebuilds a v128.const at every use inside a loop (three
- * instructions), where a load is one and an argument none. They go through memory because Binaryen
- * would see every call pass the same literals and fold them back in.
+ * Each thread of a product has 192 bytes of scratch of its own (the backend's PRODUCT_SCRATCH): partial
+ * sums in the first 128, then the loops' vector constants (nibble mask, half-to-float mask and rebias,
+ * BF16's high-half mask). V8 rebuilds a v128.const at every use inside a loop (three instructions),
+ * where a load is one and an argument none. They go through memory because Binaryen would see every
+ * call pass the same literals and fold them back in.
  */
-const CONSTANTS: usize = 64;
+const CONSTANTS: usize = 128;
 
 @inline function storeConstants(scratch: usize): void {
   v128.store(scratch, i8x16.splat(15), CONSTANTS);
   v128.store(scratch, i32x4.splat(HALF_MASK), CONSTANTS + 16);
   v128.store(scratch, f32x4.splat(HALF_REBIAS), CONSTANTS + 32);
+  v128.store(scratch, i32x4.splat(0xffff0000), CONSTANTS + 48);
 }
 
 // Q8_0: GGUF's row layout, [2-byte scale][32 int8] per block, one row at a time, against int16
@@ -230,7 +232,7 @@ const CONSTANTS: usize = 64;
   return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(x, 32)), i32x4.dot_i16x8_s(w3, v128.load(x, 48))));
 }
 
-/** `tmp`: 112 bytes of the thread's own scratch (partial sums, then the constants). */
+/** `tmp`: the thread's own scratch (partial sums, then the constants: see CONSTANTS). */
 export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, tmp: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
@@ -444,8 +446,8 @@ function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outSt
 /**
  * Q4_0 product over a tensor of `rows` rows whose whole groups are interleaved. A tile of groups stays
  * in L2 while every token (or panel) passes over it; a group split between two threads' ranges is
- * computed by both, each storing its own rows. `scratch`: 112 bytes of the thread's own (a panel's
- * accumulators, then the constants).
+ * computed by both, each storing its own rows. `scratch`: the thread's own (a panel's accumulators,
+ * then the constants: see CONSTANTS).
  */
 export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
@@ -545,25 +547,240 @@ const F16: i32 = 2;
   return sum;
 }
 
-@inline function matmulFloat(kind: i32, w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  for (let tile = r0; tile < r1; tile += ROW_TILE) {
-    const end = min(tile + ROW_TILE, r1);
-    for (let t = 0; t < tokens; t++) {
-      const xt = x + <usize>t * <usize>cols * 4;
-      const out = y + <usize>t * <usize>yStride * 4;
-      for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotFloat(w + <usize>r * rowBytes, xt, cols, kind));
+// Float weights (F32, BF16, F16), interleaved: rows in groups of 8, input by input (interleaveFloats and
+// interleaveHalves rearrange a tensor in place), so that the vector lanes are rows: each token's
+// activation is one broadcast and a product needs no horizontal sum. Input i of a group holds the 8
+// rows' weights: F32 in row order (32 bytes), BF16 and F16 in the order r0 r4 r1 r5 r2 r6 r3 r7
+// (16 bytes), so that a left shift by 16 bits puts rows 0–3 in the high halves of 32-bit lanes and a
+// mask leaves rows 4–7 there, without shuffles. Rows past the last whole group stay in their own layout
+// (dotFloat). All three types sum in the same order, so a product's result depends only on the values.
+
+const FLOAT_GROUP = 8;
+
+export function interleaveFloats(w: usize, rowBytes: usize, scratch: usize, g0: i32, g1: i32): void {
+  interleaveGroups(w, rowBytes, scratch, g0, g1, false);
+}
+
+export function interleaveHalves(w: usize, rowBytes: usize, scratch: usize, g0: i32, g1: i32): void {
+  interleaveGroups(w, rowBytes, scratch, g0, g1, true);
+}
+
+/** Interleaves groups [g0, g1) of a float tensor (16-bit values if `halves`) in place, through 8 rows of per-thread scratch. */
+@inline function interleaveGroups(w: usize, rowBytes: usize, scratch: usize, g0: i32, g1: i32, halves: bool): void {
+  const size: usize = halves ? 2 : 4;
+  const cols = <i32>(rowBytes / size);
+  const groupBytes = <usize>FLOAT_GROUP * rowBytes;
+  for (let g = g0; g < g1; g++) {
+    const group = w + <usize>g * groupBytes;
+    memory.copy(scratch, group, groupBytes);
+    const step: i32 = halves ? 8 : 4; // inputs per pass: 8 × 8 or 8 × 4 values at once
+    let i = 0;
+    for (; i + step <= cols; i += step) {
+      const src = scratch + <usize>i * size;
+      const dst = group + <usize>i * FLOAT_GROUP * size;
+      const r0 = v128.load(src), r1 = v128.load(src + rowBytes), r2 = v128.load(src + 2 * rowBytes), r3 = v128.load(src + 3 * rowBytes);
+      const r4 = v128.load(src + 4 * rowBytes), r5 = v128.load(src + 5 * rowBytes), r6 = v128.load(src + 6 * rowBytes), r7 = v128.load(src + 7 * rowBytes);
+      if (halves) {
+        // Rows r and r + 4 paired in 32 bits, then a 4 × 4 transpose of the pairs.
+        transpose4(dst, 16, i16x8.shuffle(r0, r4, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(r1, r5, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(r2, r6, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(r3, r7, 0, 8, 1, 9, 2, 10, 3, 11));
+        transpose4(dst + 64, 16, i16x8.shuffle(r0, r4, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(r1, r5, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(r2, r6, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(r3, r7, 4, 12, 5, 13, 6, 14, 7, 15));
+      } else {
+        transpose4(dst, 32, r0, r1, r2, r3);
+        transpose4(dst + 16, 32, r4, r5, r6, r7);
+      }
+    }
+    for (; i < cols; i++) {
+      for (let k = 0; k < FLOAT_GROUP; k++) {
+        const from = scratch + <usize>k * rowBytes + <usize>i * size;
+        const to = group + <usize>i * FLOAT_GROUP * size;
+        if (halves) store<u16>(to + <usize>(((k & 3) << 1) | (k >> 2)) * 2, load<u16>(from));
+        else store<u32>(to + <usize>k * 4, load<u32>(from));
+      }
     }
   }
 }
 
-export function matmulF32(w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  matmulFloat(F32, w, rowBytes, x, tokens, cols, y, yStride, r0, r1);
+/** 32-bit lanes of a, b, c, d transposed: lane j of each → dst + j·stride, in that order. */
+@inline function transpose4(dst: usize, stride: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+  const cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(dst, i64x2.shuffle(ab0, cd0, 0, 2));
+  v128.store(dst + stride, i64x2.shuffle(ab0, cd0, 1, 3));
+  v128.store(dst + 2 * stride, i64x2.shuffle(ab1, cd1, 0, 2));
+  v128.store(dst + 3 * stride, i64x2.shuffle(ab1, cd1, 1, 3));
 }
-export function matmulBF16(w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  matmulFloat(BF16, w, rowBytes, x, tokens, cols, y, yStride, r0, r1);
+
+/** Rows 0–3 (or 4–7 if `high`) of input `w` of a group as float32; `v` is the input's 16 bytes for 16-bit types. */
+@inline function groupRowsOf(w: usize, v: v128, high: bool, kind: i32, mask: v128, halfMask: v128, halfRebias: v128): v128 {
+  if (kind == F32) return high ? v128.load(w, 16) : v128.load(w);
+  if (kind == BF16) return high ? v128.and(v, mask) : i32x4.shl(v, 16);
+  return halfToFloat4(high ? v : i32x4.shl(v, 16), halfMask, halfRebias); // halfToFloat4 ignores the low halves
 }
-export function matmulF16(w: usize, rowBytes: usize, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, r0: i32, r1: i32): void {
-  matmulFloat(F16, w, rowBytes, x, tokens, cols, y, yStride, r0, r1);
+
+/** 8 outputs (rows 8g … 8g + 7 in the lanes of a and b) → out, those in [r0, r1). */
+@inline function storeGroup(a: v128, b: v128, out: usize, g: i32, r0: i32, r1: i32): void {
+  storeRows(a, out, 2 * g, r0, r1);
+  storeRows(b, out, 2 * g + 1, r0, r1);
+}
+
+/**
+ * Inputs per partial sum of the float products: each row sums blocks of SUM_BLOCK inputs in a chain of
+ * multiply-adds, then adds the blocks' sums up, so float32 rounding grows with SUM_BLOCK + cols/SUM_BLOCK
+ * rather than with cols. Every token of every product sums in this order, so a token's results do not
+ * depend on how many tokens the product has (prefill and decode agree).
+ */
+const SUM_BLOCK = 32;
+
+/**
+ * One token's activations at x · one group, or two (`both`: the second `groupBytes` further) → out.
+ * Two groups give the multiply-adds four independent chains.
+ */
+@inline function groupToken(kind: i32, wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  const size: usize = kind == F32 ? 32 : 16; // bytes of one input of a group
+  let ta = f32x4.splat(0), tb = f32x4.splat(0), tc = f32x4.splat(0), td = f32x4.splat(0); // rows 0–3, 4–7 of each group
+  const end = wg + <usize>cols * size;
+  let xi = x;
+  for (let w = wg; w < end; ) {
+    const blockEnd = min(w + SUM_BLOCK * size, end);
+    let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
+    for (; w < blockEnd; w += size, xi += 4) {
+      const v = kind == F32 ? v128.splat<i32>(0) : v128.load(w);
+      const p = v128.load32_splat(xi);
+      a = fma(groupRowsOf(w, v, false, kind, mask, halfMask, halfRebias), p, a);
+      b = fma(groupRowsOf(w, v, true, kind, mask, halfMask, halfRebias), p, b);
+      if (both) {
+        const w2 = w + groupBytes;
+        const v2 = kind == F32 ? v128.splat<i32>(0) : v128.load(w2);
+        c = fma(groupRowsOf(w2, v2, false, kind, mask, halfMask, halfRebias), p, c);
+        d = fma(groupRowsOf(w2, v2, true, kind, mask, halfMask, halfRebias), p, d);
+      }
+    }
+    ta = f32x4.add(ta, a);
+    tb = f32x4.add(tb, b);
+    tc = f32x4.add(tc, c);
+    td = f32x4.add(td, d);
+  }
+  storeGroup(ta, tb, out, g, r0, r1);
+  if (both) storeGroup(tc, td, out, g + 1, r0, r1);
+}
+
+/**
+ * A group · PANEL tokens' activations (rows x, x + xStride, …) → out rows of those tokens. The eight
+ * chains fill the registers: the blocks' sums add up in `sums` (128 bytes of the thread's scratch).
+ */
+@inline function groupPanelFloat(kind: i32, wg: usize, cols: i32, x: usize, xStride: usize, out: usize, outStride: usize, g: i32, r0: i32, r1: i32, sums: usize, mask: v128, halfMask: v128, halfRebias: v128): void {
+  const size: usize = kind == F32 ? 32 : 16;
+  for (let k: usize = 0; k < 8; k++) v128.store(sums + k * 16, f32x4.splat(0));
+  const end = wg + <usize>cols * size;
+  let x0 = x, x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
+  for (let w = wg; w < end; ) {
+    const blockEnd = min(w + SUM_BLOCK * size, end);
+    let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+    for (; w < blockEnd; w += size, x0 += 4, x1 += 4, x2 += 4, x3 += 4) {
+      const v = kind == F32 ? v128.splat<i32>(0) : v128.load(w);
+      const lo = groupRowsOf(w, v, false, kind, mask, halfMask, halfRebias);
+      const hi = groupRowsOf(w, v, true, kind, mask, halfMask, halfRebias);
+      let p = v128.load32_splat(x0);
+      a0 = fma(lo, p, a0);
+      b0 = fma(hi, p, b0);
+      p = v128.load32_splat(x1);
+      a1 = fma(lo, p, a1);
+      b1 = fma(hi, p, b1);
+      p = v128.load32_splat(x2);
+      a2 = fma(lo, p, a2);
+      b2 = fma(hi, p, b2);
+      p = v128.load32_splat(x3);
+      a3 = fma(lo, p, a3);
+      b3 = fma(hi, p, b3);
+    }
+    v128.store(sums, f32x4.add(v128.load(sums), a0));
+    v128.store(sums, f32x4.add(v128.load(sums, 16), b0), 16);
+    v128.store(sums, f32x4.add(v128.load(sums, 32), a1), 32);
+    v128.store(sums, f32x4.add(v128.load(sums, 48), b1), 48);
+    v128.store(sums, f32x4.add(v128.load(sums, 64), a2), 64);
+    v128.store(sums, f32x4.add(v128.load(sums, 80), b2), 80);
+    v128.store(sums, f32x4.add(v128.load(sums, 96), a3), 96);
+    v128.store(sums, f32x4.add(v128.load(sums, 112), b3), 112);
+  }
+  for (let t: usize = 0; t < <usize>PANEL; t++) storeGroup(v128.load(sums + t * 32), v128.load(sums + t * 32 + 16), out + t * outStride, g, r0, r1);
+}
+
+// One function per case, not inlined (see interleavedRows).
+function tokenF32(wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(F32, wg, groupBytes, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+}
+function tokenBF16(wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(BF16, wg, groupBytes, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+}
+function tokenF16(wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(F16, wg, groupBytes, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+}
+function panelF32(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, outStride: usize, g: i32, r0: i32, r1: i32, sums: usize, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupPanelFloat(F32, wg, cols, x, xStride, out, outStride, g, r0, r1, sums, mask, halfMask, halfRebias);
+}
+function panelBF16(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, outStride: usize, g: i32, r0: i32, r1: i32, sums: usize, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupPanelFloat(BF16, wg, cols, x, xStride, out, outStride, g, r0, r1, sums, mask, halfMask, halfRebias);
+}
+function panelF16(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, outStride: usize, g: i32, r0: i32, r1: i32, sums: usize, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupPanelFloat(F16, wg, cols, x, xStride, out, outStride, g, r0, r1, sums, mask, halfMask, halfRebias);
+}
+
+/**
+ * Float product over a tensor of `rows` rows whose whole groups of 8 are interleaved, tiled as matmulQ4
+ * is: tokens PANEL at a time, then one by one. `scratch`: the thread's own (a panel's sums, then the
+ * constants: see CONSTANTS).
+ */
+@inline function floatProduct(kind: i32, w: usize, rowBytes: usize, rows: i32, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
+  const outStride = <usize>yStride * 4;
+  const xStride = <usize>cols * 4;
+  const groups = rows >> 3;
+  const gEnd = (r1 + FLOAT_GROUP - 1) >> 3;
+  const groupBytes = <usize>FLOAT_GROUP * rowBytes;
+  storeConstants(scratch);
+  const halfMask = v128.load(scratch, CONSTANTS + 16);
+  const halfRebias = v128.load(scratch, CONSTANTS + 32);
+  const mask = v128.load(scratch, CONSTANTS + 48);
+  for (let tile = r0 >> 3; tile < gEnd; tile += ROW_TILE / FLOAT_GROUP) {
+    const tileEnd = min(tile + ROW_TILE / FLOAT_GROUP, gEnd);
+    const whole = min(tileEnd, groups); // groups of the tile that are interleaved
+    let t = 0;
+    for (; t + PANEL <= tokens; t += PANEL) {
+      const xt = x + <usize>t * xStride;
+      const out = y + <usize>t * outStride;
+      for (let g = tile; g < whole; g++) {
+        const wg = w + <usize>g * groupBytes;
+        if (kind == F32) panelF32(wg, cols, xt, xStride, out, outStride, g, r0, r1, scratch, mask, halfMask, halfRebias);
+        else if (kind == BF16) panelBF16(wg, cols, xt, xStride, out, outStride, g, r0, r1, scratch, mask, halfMask, halfRebias);
+        else panelF16(wg, cols, xt, xStride, out, outStride, g, r0, r1, scratch, mask, halfMask, halfRebias);
+      }
+    }
+    for (; t < tokens; t++) {
+      const xt = x + <usize>t * xStride;
+      const out = y + <usize>t * outStride;
+      for (let g = tile; g < whole; g += 2) {
+        const wg = w + <usize>g * groupBytes;
+        const both = g + 1 < whole;
+        if (kind == F32) tokenF32(wg, groupBytes, both, cols, xt, out, g, r0, r1, mask, halfMask, halfRebias);
+        else if (kind == BF16) tokenBF16(wg, groupBytes, both, cols, xt, out, g, r0, r1, mask, halfMask, halfRebias);
+        else tokenF16(wg, groupBytes, both, cols, xt, out, g, r0, r1, mask, halfMask, halfRebias);
+      }
+    }
+    // Rows past the last whole group, in their own layout.
+    for (let r = max(r0, max(tile, groups) * FLOAT_GROUP); r < min(r1, tileEnd * FLOAT_GROUP); r++) {
+      for (let t = 0; t < tokens; t++) store<f32>(y + <usize>t * outStride + <usize>r * 4, dotFloat(w + <usize>r * rowBytes, x + <usize>t * xStride, cols, kind));
+    }
+  }
+}
+
+export function matmulF32(w: usize, rowBytes: usize, rows: i32, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
+  floatProduct(F32, w, rowBytes, rows, x, tokens, cols, y, yStride, scratch, r0, r1);
+}
+export function matmulBF16(w: usize, rowBytes: usize, rows: i32, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
+  floatProduct(BF16, w, rowBytes, rows, x, tokens, cols, y, yStride, scratch, r0, r1);
+}
+export function matmulF16(w: usize, rowBytes: usize, rows: i32, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
+  floatProduct(F16, w, rowBytes, rows, x, tokens, cols, y, yStride, scratch, r0, r1);
 }
 
 // ---------------------------------------------------------------------------------------------------

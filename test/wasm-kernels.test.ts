@@ -52,14 +52,16 @@ test("matrix products agree with the reference for every dtype, shape and slice"
     { rows: 37, inDim: 160, tokens: 5 }, // 4 + 1 blocks
     { rows: 70, inDim: 544, tokens: 2 }, // 17 blocks
   ];
-  // Quantized products of 4 or more tokens run on panels of 4, the last one padded; this one is big
-  // enough that 2 threads split the rows, and the quantization in the middle of a panel.
+  // Products of 4 or more tokens run on panels of 4 (quantized: the last one padded; float: the last
+  // tokens one by one); these are big enough that 2 threads split the rows, in the middle of a group of
+  // interleaved rows (and of the quantization of a panel).
   const panels = { rows: 67, inDim: 5024, tokens: 14 };
+  const floatPanels = { rows: 67, inDim: 1001, tokens: 14 };
   const floatCols = [1, 5, 17, 67];
   let worst = 0;
   for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as DType[]) {
     const quantized = dtype === "q8_0" || dtype === "q4_0";
-    const cases = quantized ? [...shapes, panels] : [...shapes, ...floatCols.map((c, i) => ({ rows: 3 + i, inDim: c, tokens: 1 + i }))];
+    const cases = quantized ? [...shapes, panels] : [...shapes, floatPanels, ...floatCols.map((c, i) => ({ rows: 3 + i, inDim: c, tokens: 1 + i }))];
     for (const { rows, inDim, tokens } of cases) {
       const f32: Tensor = { dtype: "f32", shape: [rows, inDim], data: random(rows * inDim) };
       const original = convertTensor(f32, dtype); // the reference reads this copy: the backends may rearrange theirs
@@ -93,6 +95,22 @@ test("matrix products agree with the reference for every dtype, shape and slice"
     }
   }
   assert.ok(worst > 0, "the comparison saw differences");
+});
+
+test("a token's product is the same bit for bit whatever other tokens share the call (prefill and decode agree)", () => {
+  const [rows, inDim, tokens] = [45, 1024, 7];
+  const f32: Tensor = { dtype: "f32", shape: [rows, inDim], data: random(rows * inDim) };
+  const x = random(tokens * inDim);
+  // Not Q8_0: its panels keep tokens in the vector lanes and add a row's blocks in another order.
+  for (const dtype of ["f32", "bf16", "f16", "q4_0"] as DType[]) {
+    for (const [b, name] of builds) {
+      const w = convertTensor(f32, dtype, (n) => b.weightStorage(n));
+      const all = b.matmul(x, tokens, w);
+      for (let t = 0; t < tokens; t++) {
+        assert.deepEqual(b.matmul(x.subarray(t * inDim, (t + 1) * inDim), 1, w), all.subarray(t * rows, (t + 1) * rows), `${name} ${dtype} token ${t}`);
+      }
+    }
+  }
 });
 
 test("weights outside the backend's memory are copied in; bad slices are refused", () => {

@@ -4,7 +4,7 @@
 // Attention runs in a separate work memory that holds no weights. Ops without a kernel here run
 // through the reference implementation this class extends.
 import type { AttentionShape, Conv2dShape, KeyValues } from "../backend.js";
-import { DTYPE_BYTES, isQuantized, QBLOCK, widen, type Tensor } from "../dtype.js";
+import { DTYPE_BYTES, isQuantized, QBLOCK, widen, type DType, type Tensor } from "../dtype.js";
 import { geluF16Table, type GeluNumerics } from "../gelu-f16-table.js";
 import { ReferenceBackend } from "../reference.js";
 import { Dispatcher, type KernelWorkers, type OpName } from "./threads.js";
@@ -15,13 +15,23 @@ const MAX_PAGES = 65536;
 const RESERVED = 65536;
 /** Scratch bytes of a weight memory: products with larger inputs and outputs run in token chunks. */
 const SCRATCH = 64 << 20;
-/** Bytes of each thread's own scratch in a quantized product (matmulQ4, matmulQ8: partial sums and constants). */
-const PRODUCT_SCRATCH = 128;
+/** Bytes of each thread's own scratch in a product (matmulQ4, matmulQ8, matmulBF16: partial sums and constants). */
+const PRODUCT_SCRATCH = 192;
 const ALIGN = 64;
 /** Products smaller than this (multiply-adds) run on the calling thread alone: dispatch would cost more. */
 const THREADED_MIN_WORK = 1 << 16;
 
 const MATMUL: Record<"f32" | "bf16" | "f16", OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16" };
+/**
+ * Weights whose products read rows in interleaved groups (assembly/kernels.ts): rows per group and the
+ * kernel that rearranges a tensor in place. Rows past the last whole group keep their own layout.
+ */
+const GROUPED: Partial<Record<DType, { rows: number; op: OpName }>> = {
+  q4_0: { rows: 4, op: "interleaveQ4" },
+  f32: { rows: 8, op: "interleaveFloats" },
+  bf16: { rows: 8, op: "interleaveHalves" },
+  f16: { rows: 8, op: "interleaveHalves" },
+};
 
 const aligned = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN;
 
@@ -157,38 +167,42 @@ export class WasmBackend extends ReferenceBackend {
     return copy;
   }
 
-  /**
-   * A Q4_0 weight's rows are interleaved in groups of 4 (assembly/kernels.ts), in place, before its
-   * first product: the kernels read 4 rows in the vector lanes.
-   */
+  /** A weight read in groups (GROUPED) is interleaved in place before its first product. */
   private interleaved(w: Tensor, { memory, offset }: Located): void {
-    if (w.dtype !== "q4_0" || this.interleavedWeights.has(w)) return;
-    const rowBytes = w.shape[1]! * DTYPE_BYTES.q4_0;
+    const grouping = GROUPED[w.dtype];
+    if (!grouping || this.interleavedWeights.has(w)) return;
+    const rowBytes = w.shape[1]! * DTYPE_BYTES[w.dtype];
     const scratch = this.weightMemories.find((m) => m.memory === memory)!.scratch;
-    const groups = w.shape[0]! >> 2;
-    this.dispatcher.run({ op: "interleaveQ4", memory: memory.index, args: [offset, rowBytes, scratch, 0, groups], scratch: { arg: 2, stride: 4 * rowBytes } }, groups > 1);
+    const groups = Math.floor(w.shape[0]! / grouping.rows);
+    this.dispatcher.run({ op: grouping.op, memory: memory.index, args: [offset, rowBytes, scratch, 0, groups], scratch: { arg: 2, stride: grouping.rows * rowBytes } }, groups > 1);
     this.interleavedWeights.add(w);
   }
 
-  /** Row `index` of a weight as float32; a Q4_0 weight's row is gathered back out of its group first. */
+  /** Row `index` of a weight as float32; a row of an interleaved group is gathered back out of it. */
   override row(w: Tensor, index: number, out: Float32Array): void {
     // A weight copied in from elsewhere had its copy interleaved: its own bytes are as they were.
-    if (!this.interleavedWeights.has(w) || this.copies.has(w)) return super.row(w, index, out);
+    const groupRows = GROUPED[w.dtype]?.rows ?? 1;
+    if (!this.interleavedWeights.has(w) || this.copies.has(w) || index >= w.shape[0]! - (w.shape[0]! % groupRows)) return super.row(w, index, out);
     const cols = w.shape[1]!;
+    if (w.dtype !== "q4_0") {
+      // Input i of a float group holds 8 values: rows in order (F32) or in the order 0 4 1 5 2 6 3 7.
+      const src = w.data;
+      const row = w.dtype === "f32" ? new Float32Array(cols) : new Uint16Array(cols);
+      const at = (index >> 3) * 8 * cols + (w.dtype === "f32" ? index & 7 : (index & 3) * 2 + ((index >> 2) & 1));
+      for (let i = 0; i < cols; i++) row[i] = src[at + 8 * i]!;
+      return super.row({ dtype: w.dtype, shape: [1, cols], data: row }, 0, out);
+    }
+    // Q4_0, block b of a group: [4 × 2-byte scales][chunk a: 4 bytes of each row].
     const rowBytes = cols * DTYPE_BYTES.q4_0;
     const bytes = w.data as Uint8Array;
     const row = new Uint8Array(rowBytes);
-    if (index >= (w.shape[0]! & ~3)) row.set(bytes.subarray(index * rowBytes, (index + 1) * rowBytes));
-    else {
-      // Block b of the group: [4 × 2-byte scales][chunk a: 4 bytes of each row] (assembly/kernels.ts).
-      const group = (index >> 2) * 4 * rowBytes;
-      const lane = index & 3;
-      for (let b = 0; b < rowBytes / 18; b++) {
-        const src = group + b * 72;
-        row[b * 18] = bytes[src + 2 * lane]!;
-        row[b * 18 + 1] = bytes[src + 2 * lane + 1]!;
-        for (let a = 0; a < 4; a++) row.set(bytes.subarray(src + 8 + 16 * a + 4 * lane, src + 12 + 16 * a + 4 * lane), b * 18 + 2 + 4 * a);
-      }
+    const group = (index >> 2) * 4 * rowBytes;
+    const lane = index & 3;
+    for (let b = 0; b < rowBytes / 18; b++) {
+      const src = group + b * 72;
+      row[b * 18] = bytes[src + 2 * lane]!;
+      row[b * 18 + 1] = bytes[src + 2 * lane + 1]!;
+      for (let a = 0; a < 4; a++) row.set(bytes.subarray(src + 8 + 16 * a + 4 * lane, src + 12 + 16 * a + 4 * lane), b * 18 + 2 + 4 * a);
     }
     super.row({ dtype: "q4_0", shape: [1, cols], data: row }, 0, out);
   }
@@ -230,7 +244,7 @@ export class WasmBackend extends ReferenceBackend {
         this.dispatcher.run({ op, memory: memory.index, args, scratch: scratchArg === undefined ? undefined : { arg: scratchArg, stride: PRODUCT_SCRATCH } }, threaded);
       if (w.dtype === "q4_0") call("matmulQ4", [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows], 8);
       else if (w.dtype === "q8_0") call("matmulQ8", [offset, rowBytes, input, m, n, yAt, rows, productScratch, 0, rows], 7);
-      else call(MATMUL[w.dtype], [offset, rowBytes, input, m, n, yAt, rows, 0, rows]);
+      else call(MATMUL[w.dtype], [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows], 8);
       out.set(memory.f32(yAt, m * rows), t0 * rows);
     }
     return out;
