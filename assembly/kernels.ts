@@ -153,11 +153,11 @@ const CONSTANTS: usize = 128;
   v128.store(scratch, i32x4.splat(0xffff0000), CONSTANTS + 48);
 }
 
-// Q8_0: GGUF's row layout, [2-byte scale][32 int8] per block, one row at a time, against int16
-// activations: each 8 weights widen as they load (one instruction) and meet 8 activations in an i16 dot.
-// Partial sums pass through the thread's scratch (`tmp`): a store between one block's loads and the
-// next keeps V8 from issuing all of a loop's loads first and spilling them (the products ran 20–25 %
-// slower). The half-to-float constants are loaded from it too (storeConstants).
+// Q8_0 against int16 activations: each 8 weights widen as they load (one instruction) and meet 8
+// activations in an i16 dot. First the rows past a tensor's last whole group of 8 (see interleaveQ8),
+// which keep GGUF's row layout, [2-byte scale][32 int8] per block, and go one row at a time. In a panel,
+// partial sums pass through the thread's scratch (`tmp`): a store between one token's loads and the
+// next keeps V8 from issuing all of a loop's loads first and spilling them.
 
 @inline function dotWide(w: usize, x: usize): v128 {
   return i32x4.dot_i16x8_s(v128.load8x8_s(w), v128.load(x));
@@ -168,34 +168,19 @@ const CONSTANTS: usize = 128;
   return i32x4.add(i32x4.add(dotWide(wb + 2, x), dotWide(wb + 10, x + 16)), i32x4.add(dotWide(wb + 18, x + 32), dotWide(wb + 26, x + 48)));
 }
 
-@inline function scales4(w: usize, stride: usize, tmp: usize): v128 {
-  let h = i32x4.splat(load<u16>(w));
-  h = i32x4.replace_lane(h, 1, load<u16>(w + stride));
-  h = i32x4.replace_lane(h, 2, load<u16>(w + 2 * stride));
-  h = i32x4.replace_lane(h, 3, load<u16>(w + 3 * stride));
-  return halfToFloat4(i32x4.shl(h, 16), v128.load(tmp, CONSTANTS + 16), v128.load(tmp, CONSTANTS + 32));
-}
-
-/** Row · one token's quantized activation (row layout). */
-@inline function dotQ8(w: usize, qx: usize, nb: i32, tmp: usize): f32 {
+/**
+ * Row · one token's quantized activation (row layout): each block's sum scaled and added in turn, with
+ * the vector operations dotPanelQ8 uses (in lane 0), so a row's result is the same in both.
+ */
+@inline function dotQ8(w: usize, qx: usize, nb: i32): f32 {
   const scales = qx + <usize>nb * 64;
   let acc = f32x4.splat(0);
-  let b = 0;
-  for (; b + 4 <= nb; b += 4) {
+  for (let b = 0; b < nb; b++) {
     const wb = w + <usize>b * 34;
-    const xb = qx + <usize>b * 64;
-    v128.store(tmp, blockQ8(wb, xb));
-    v128.store(tmp, blockQ8(wb + 34, xb + 64), 16);
-    v128.store(tmp, blockQ8(wb + 68, xb + 128), 32);
-    const s = reduce4(v128.load(tmp), v128.load(tmp, 16), v128.load(tmp, 32), blockQ8(wb + 102, xb + 192));
-    acc = fma(scales4(wb, 34, tmp), f32x4.mul(f32x4.convert_i32x4_s(s), v128.load(scales + <usize>b * 4)), acc);
+    const s = f32x4.splat(<f32>hsumInt(blockQ8(wb, qx + <usize>b * 64)));
+    acc = fma(f32x4.splat(halfToFloat(load<u16>(wb))), f32x4.mul(s, f32x4.splat(load<f32>(scales + <usize>b * 4))), acc);
   }
-  let sum = hsum(acc);
-  for (; b < nb; b++) {
-    const wb = w + <usize>b * 34;
-    sum += halfToFloat(load<u16>(wb)) * (<f32>hsumInt(blockQ8(wb, qx + <usize>b * 64)) * load<f32>(scales + <usize>b * 4));
-  }
-  return sum;
+  return f32x4.extract_lane(acc, 0);
 }
 
 /**
@@ -232,25 +217,151 @@ const CONSTANTS: usize = 128;
   return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(x, 32)), i32x4.dot_i16x8_s(w3, v128.load(x, 48))));
 }
 
-/** `tmp`: the thread's own scratch (partial sums, then the constants: see CONSTANTS). */
-export function matmulQ8(w: usize, rowBytes: usize, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, tmp: usize, r0: i32, r1: i32): void {
+// Q8_0, grouped: rows in groups of 8, interleaved block by block (interleaveQ8 rearranges a GGUF tensor
+// in place). A group's block is [8 × f16 scale][16 pairs × 16 bytes]: pair k holds weights 2k, 2k + 1
+// of each row, row after row. A pair's two halves widen as they load (rows 0–3, rows 4–7) and each meets
+// a broadcast of the matching 2 int16 activations in one i16 dot, so the lanes are rows and a block
+// ends without a horizontal sum. Rows past the last whole group stay in GGUF's layout (dotQ8, dotPanelQ8).
+
+const Q8_GROUP = 8;
+const Q8_GROUP_BLOCK = Q8_GROUP * 34;
+
+/** Interleaves groups [g0, g1) of a GGUF Q8_0 tensor in place, through 8 rows of per-thread scratch. */
+export function interleaveQ8(w: usize, rowBytes: usize, scratch: usize, g0: i32, g1: i32): void {
+  const nb = <i32>(rowBytes / 34);
+  const groupBytes = <usize>Q8_GROUP * rowBytes;
+  for (let g = g0; g < g1; g++) {
+    const group = w + <usize>g * groupBytes;
+    memory.copy(scratch, group, groupBytes);
+    for (let b = 0; b < nb; b++) {
+      const src = scratch + <usize>b * 34;
+      const dst = group + <usize>b * Q8_GROUP_BLOCK;
+      for (let r: usize = 0; r < <usize>Q8_GROUP; r++) store<u16>(dst + 2 * r, load<u16>(src + r * rowBytes));
+      // Pairs are 16-bit elements: two 8 × 8 transposes (pairs 0–7, 8–15) of the 8 rows.
+      for (let half: usize = 0; half < 2; half++) {
+        const at = src + 2 + half * 16;
+        transpose8x16(dst + 16 + half * 128, v128.load(at), v128.load(at + rowBytes), v128.load(at + 2 * rowBytes), v128.load(at + 3 * rowBytes), v128.load(at + 4 * rowBytes), v128.load(at + 5 * rowBytes), v128.load(at + 6 * rowBytes), v128.load(at + 7 * rowBytes));
+      }
+    }
+  }
+}
+
+/** The 8 rows' f16 scales of a Q8_0 group block as float32: rows 0–3 (or 4–7 if `high`). */
+@inline function groupScalesQ8(wb: usize, high: bool, halfMask: v128, halfRebias: v128): v128 {
+  const h = v128.load(wb);
+  // Each half into both 16-bit halves of an i32 lane (halfToFloat4 reads the high one).
+  return halfToFloat4(high ? i16x8.shuffle(h, h, 4, 4, 5, 5, 6, 6, 7, 7) : i16x8.shuffle(h, h, 0, 0, 1, 1, 2, 2, 3, 3), halfMask, halfRebias);
+}
+
+/** Group · each of `tokens` (fewer than PANEL) int16 activation rows → out rows [r0, r1). Two pairs a step. */
+function groupRowsQ8(g: i32, wg: usize, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, constants: usize): void {
+  for (let t = 0; t < tokens; t++) {
+    const x = qx + <usize>t * <usize>nb * WIDE_ROW_BLOCK;
+    let scale = x + <usize>nb * 64;
+    const end = scale;
+    let fa = f32x4.splat(0), fb = f32x4.splat(0);
+    let wb = wg;
+    for (let xb = x; xb < end; xb += 64, scale += 4, wb += Q8_GROUP_BLOCK) {
+      let sa = i32x4.splat(0), sb = i32x4.splat(0); // rows 0–3, 4–7
+      const pairsEnd = xb + 64;
+      let wp = wb + 16;
+      for (let xp = xb; xp < pairsEnd; xp += 8, wp += 32) {
+        const p = v128.load32_splat(xp);
+        const q = v128.load32_splat(xp, 4);
+        sa = i32x4.add(sa, i32x4.dot_i16x8_s(v128.load8x8_s(wp), p));
+        sb = i32x4.add(sb, i32x4.dot_i16x8_s(v128.load8x8_s(wp, 8), p));
+        sa = i32x4.add(sa, i32x4.dot_i16x8_s(v128.load8x8_s(wp, 16), q));
+        sb = i32x4.add(sb, i32x4.dot_i16x8_s(v128.load8x8_s(wp, 24), q));
+      }
+      const halfMask = v128.load(constants, 16);
+      const halfRebias = v128.load(constants, 32);
+      const dx = v128.load32_splat(scale);
+      fa = fma(groupScalesQ8(wb, false, halfMask, halfRebias), f32x4.mul(f32x4.convert_i32x4_s(sa), dx), fa);
+      fb = fma(groupScalesQ8(wb, true, halfMask, halfRebias), f32x4.mul(f32x4.convert_i32x4_s(sb), dx), fb);
+    }
+    storeGroup(fa, fb, y + <usize>t * outStride, g, r0, r1);
+  }
+}
+
+/**
+ * Group · one panel of int16 activations (its first `tokens` real) → out rows [r0, r1) of the panel's
+ * tokens. A pair's widened weights meet the 4 tokens' activations in 8 integer accumulators (what the
+ * registers hold); the float sums live in `acc` (128 bytes of the thread's scratch).
+ */
+function groupPanelQ8(g: i32, wg: usize, panel: usize, tokens: i32, nb: i32, out: usize, outStride: usize, r0: i32, r1: i32, acc: usize, constants: usize): void {
+  for (let k: usize = 0; k < 8; k++) v128.store(acc + k * 16, f32x4.splat(0));
+  let wb = wg;
+  const end = panel + <usize>nb * WIDE_PANEL_BLOCK;
+  for (let xb = panel; xb < end; xb += WIDE_PANEL_BLOCK, wb += Q8_GROUP_BLOCK) {
+    let a0 = i32x4.splat(0), b0 = i32x4.splat(0), a1 = i32x4.splat(0), b1 = i32x4.splat(0);
+    let a2 = i32x4.splat(0), b2 = i32x4.splat(0), a3 = i32x4.splat(0), b3 = i32x4.splat(0);
+    const pairsEnd = xb + 64;
+    let wp = wb + 16;
+    for (let xp = xb; xp < pairsEnd; xp += 4, wp += 16) {
+      const lo = v128.load8x8_s(wp);
+      const hi = v128.load8x8_s(wp, 8);
+      let p = v128.load32_splat(xp);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(lo, p));
+      b0 = i32x4.add(b0, i32x4.dot_i16x8_s(hi, p));
+      p = v128.load32_splat(xp, 64);
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(lo, p));
+      b1 = i32x4.add(b1, i32x4.dot_i16x8_s(hi, p));
+      p = v128.load32_splat(xp, 128);
+      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(lo, p));
+      b2 = i32x4.add(b2, i32x4.dot_i16x8_s(hi, p));
+      p = v128.load32_splat(xp, 192);
+      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(lo, p));
+      b3 = i32x4.add(b3, i32x4.dot_i16x8_s(hi, p));
+    }
+    const halfMask = v128.load(constants, 16);
+    const halfRebias = v128.load(constants, 32);
+    const sa = groupScalesQ8(wb, false, halfMask, halfRebias);
+    const sb = groupScalesQ8(wb, true, halfMask, halfRebias);
+    const dx = xb + PANEL * 64;
+    panelStepQ8(acc, sa, sb, a0, b0, v128.load32_splat(dx));
+    panelStepQ8(acc + 32, sa, sb, a1, b1, v128.load32_splat(dx, 4));
+    panelStepQ8(acc + 64, sa, sb, a2, b2, v128.load32_splat(dx, 8));
+    panelStepQ8(acc + 96, sa, sb, a3, b3, v128.load32_splat(dx, 12));
+  }
+  for (let t = 0; t < min(tokens, PANEL); t++) storeGroup(v128.load(acc + <usize>t * 32), v128.load(acc + <usize>t * 32 + 16), out + <usize>t * outStride, g, r0, r1);
+}
+
+/** One token's block of integer sums (rows 0–3 in a, 4–7 in b) into its float sums at `acc`: scales·(dx·sums). */
+@inline function panelStepQ8(acc: usize, sa: v128, sb: v128, a: v128, b: v128, dx: v128): void {
+  v128.store(acc, fma(sa, f32x4.mul(f32x4.convert_i32x4_s(a), dx), v128.load(acc)));
+  v128.store(acc, fma(sb, f32x4.mul(f32x4.convert_i32x4_s(b), dx), v128.load(acc, 16)), 16);
+}
+
+/**
+ * Q8_0 product over a tensor of `rows` rows whose whole groups of 8 are interleaved, tiled as matmulQ4 is.
+ * `scratch`: the thread's own (a panel's sums, then the constants: see CONSTANTS).
+ */
+export function matmulQ8(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
   const nb = cols >> 5;
   const outStride = <usize>yStride * 4;
-  storeConstants(tmp);
-  for (let tile = r0; tile < r1; tile += ROW_TILE) {
-    const end = min(tile + ROW_TILE, r1);
+  const groups = rows >> 3;
+  const gEnd = (r1 + Q8_GROUP - 1) >> 3;
+  const constants = scratch + CONSTANTS;
+  storeConstants(scratch);
+  for (let tile = r0 >> 3; tile < gEnd; tile += ROW_TILE / Q8_GROUP) {
+    const tileEnd = min(tile + ROW_TILE / Q8_GROUP, gEnd);
+    const whole = min(tileEnd, groups);
+    // Rows past the last whole group, in GGUF's layout.
+    const tail0 = max(r0, max(tile, groups) * Q8_GROUP);
+    const tail1 = min(r1, tileEnd * Q8_GROUP);
     if (tokens < PANEL) {
+      for (let g = tile; g < whole; g++) groupRowsQ8(g, w + <usize>g * Q8_GROUP * rowBytes, qx, tokens, nb, y, outStride, r0, r1, constants);
       for (let t = 0; t < tokens; t++) {
         const x = qx + <usize>t * <usize>nb * WIDE_ROW_BLOCK;
-        const out = y + <usize>t * outStride;
-        for (let r = tile; r < end; r++) store<f32>(out + <usize>r * 4, dotQ8(w + <usize>r * rowBytes, x, nb, tmp));
+        for (let r = tail0; r < tail1; r++) store<f32>(y + <usize>t * outStride + <usize>r * 4, dotQ8(w + <usize>r * rowBytes, x, nb));
       }
       continue;
     }
     for (let t = 0; t < tokens; t += PANEL) {
       const panel = qx + <usize>(t / PANEL) * <usize>nb * WIDE_PANEL_BLOCK;
       const out = y + <usize>t * outStride;
-      for (let r = tile; r < end; r++) dotPanelQ8(w + <usize>r * rowBytes, panel, nb, out + <usize>r * 4, outStride, tokens - t, tmp);
+      for (let g = tile; g < whole; g++) groupPanelQ8(g, w + <usize>g * Q8_GROUP * rowBytes, panel, tokens - t, nb, out, outStride, r0, r1, scratch, constants);
+      for (let r = tail0; r < tail1; r++) dotPanelQ8(w + <usize>r * rowBytes, panel, nb, out + <usize>r * 4, outStride, tokens - t, scratch);
     }
   }
 }
@@ -581,9 +692,7 @@ export function interleaveHalves(w: usize, rowBytes: usize, scratch: usize, g0: 
       const r0 = v128.load(src), r1 = v128.load(src + rowBytes), r2 = v128.load(src + 2 * rowBytes), r3 = v128.load(src + 3 * rowBytes);
       const r4 = v128.load(src + 4 * rowBytes), r5 = v128.load(src + 5 * rowBytes), r6 = v128.load(src + 6 * rowBytes), r7 = v128.load(src + 7 * rowBytes);
       if (halves) {
-        // Rows r and r + 4 paired in 32 bits, then a 4 × 4 transpose of the pairs.
-        transpose4(dst, 16, i16x8.shuffle(r0, r4, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(r1, r5, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(r2, r6, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(r3, r7, 0, 8, 1, 9, 2, 10, 3, 11));
-        transpose4(dst + 64, 16, i16x8.shuffle(r0, r4, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(r1, r5, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(r2, r6, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(r3, r7, 4, 12, 5, 13, 6, 14, 7, 15));
+        transpose8x16(dst, r0, r4, r1, r5, r2, r6, r3, r7); // each input: rows 0 4 1 5 2 6 3 7
       } else {
         transpose4(dst, 32, r0, r1, r2, r3);
         transpose4(dst + 16, 32, r4, r5, r6, r7);
@@ -598,6 +707,13 @@ export function interleaveHalves(w: usize, rowBytes: usize, scratch: usize, g0: 
       }
     }
   }
+}
+
+/** An 8 × 8 transpose of 16-bit values: element j of a, b, …, h → the 16 bytes at dst + 16j, in that order. */
+@inline function transpose8x16(dst: usize, a: v128, b: v128, c: v128, d: v128, e: v128, f: v128, g: v128, h: v128): void {
+  // Pairs (a, b), (c, d), … of 16 bits, then a 4 × 4 transpose of the pairs.
+  transpose4(dst, 16, i16x8.shuffle(a, b, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(c, d, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(e, f, 0, 8, 1, 9, 2, 10, 3, 11), i16x8.shuffle(g, h, 0, 8, 1, 9, 2, 10, 3, 11));
+  transpose4(dst + 64, 16, i16x8.shuffle(a, b, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(c, d, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(e, f, 4, 12, 5, 13, 6, 14, 7, 15), i16x8.shuffle(g, h, 4, 12, 5, 13, 6, 14, 7, 15));
 }
 
 /** 32-bit lanes of a, b, c, d transposed: lane j of each → dst + j·stride, in that order. */

@@ -21,13 +21,14 @@ const ALIGN = 64;
 /** Products smaller than this (multiply-adds) run on the calling thread alone: dispatch would cost more. */
 const THREADED_MIN_WORK = 1 << 16;
 
-const MATMUL: Record<"f32" | "bf16" | "f16", OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16" };
+const MATMUL: Record<DType, OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16", q8_0: "matmulQ8", q4_0: "matmulQ4" };
 /**
  * Weights whose products read rows in interleaved groups (assembly/kernels.ts): rows per group and the
  * kernel that rearranges a tensor in place. Rows past the last whole group keep their own layout.
  */
 const GROUPED: Partial<Record<DType, { rows: number; op: OpName }>> = {
   q4_0: { rows: 4, op: "interleaveQ4" },
+  q8_0: { rows: 8, op: "interleaveQ8" },
   f32: { rows: 8, op: "interleaveFloats" },
   bf16: { rows: 8, op: "interleaveHalves" },
   f16: { rows: 8, op: "interleaveHalves" },
@@ -184,27 +185,36 @@ export class WasmBackend extends ReferenceBackend {
     const groupRows = GROUPED[w.dtype]?.rows ?? 1;
     if (!this.interleavedWeights.has(w) || this.copies.has(w) || index >= w.shape[0]! - (w.shape[0]! % groupRows)) return super.row(w, index, out);
     const cols = w.shape[1]!;
-    if (w.dtype !== "q4_0") {
-      // Input i of a float group holds 8 values: rows in order (F32) or in the order 0 4 1 5 2 6 3 7.
-      const src = w.data;
-      const row = w.dtype === "f32" ? new Float32Array(cols) : new Uint16Array(cols);
-      const at = (index >> 3) * 8 * cols + (w.dtype === "f32" ? index & 7 : (index & 3) * 2 + ((index >> 2) & 1));
-      for (let i = 0; i < cols; i++) row[i] = src[at + 8 * i]!;
-      return super.row({ dtype: w.dtype, shape: [1, cols], data: row }, 0, out);
-    }
-    // Q4_0, block b of a group: [4 × 2-byte scales][chunk a: 4 bytes of each row].
-    const rowBytes = cols * DTYPE_BYTES.q4_0;
+    if (w.dtype === "q4_0" || w.dtype === "q8_0") return super.row({ dtype: w.dtype, shape: [1, cols], data: this.quantizedRow(w, index) }, 0, out);
+    // Input i of a float group holds 8 values: rows in order (F32) or in the order 0 4 1 5 2 6 3 7.
+    const src = w.data;
+    const row = w.dtype === "f32" ? new Float32Array(cols) : new Uint16Array(cols);
+    const at = (index >> 3) * 8 * cols + (w.dtype === "f32" ? index & 7 : (index & 3) * 2 + ((index >> 2) & 1));
+    for (let i = 0; i < cols; i++) row[i] = src[at + 8 * i]!;
+    super.row({ dtype: w.dtype, shape: [1, cols], data: row }, 0, out);
+  }
+
+  /** Row `index` of an interleaved Q4_0 or Q8_0 weight, gathered back into GGUF's block layout. */
+  private quantizedRow(w: Tensor, index: number): Uint8Array {
+    const q8 = w.dtype === "q8_0";
+    const [groupRows, blockBytes, chunk] = q8 ? [8, 34, 2] : [4, 18, 4];
+    const rowBytes = (w.shape[1]! / QBLOCK) * blockBytes;
     const bytes = w.data as Uint8Array;
     const row = new Uint8Array(rowBytes);
-    const group = (index >> 2) * 4 * rowBytes;
-    const lane = index & 3;
-    for (let b = 0; b < rowBytes / 18; b++) {
-      const src = group + b * 72;
-      row[b * 18] = bytes[src + 2 * lane]!;
-      row[b * 18 + 1] = bytes[src + 2 * lane + 1]!;
-      for (let a = 0; a < 4; a++) row.set(bytes.subarray(src + 8 + 16 * a + 4 * lane, src + 12 + 16 * a + 4 * lane), b * 18 + 2 + 4 * a);
+    const lane = index % groupRows;
+    const group = (index - lane) * rowBytes;
+    // Block b of a group: [the rows' 2-byte scales][chunks of `chunk` bytes of each row] (assembly/kernels.ts).
+    const chunksAt = 2 * groupRows;
+    for (let b = 0; b < rowBytes / blockBytes; b++) {
+      const src = group + b * groupRows * blockBytes;
+      row[b * blockBytes] = bytes[src + 2 * lane]!;
+      row[b * blockBytes + 1] = bytes[src + 2 * lane + 1]!;
+      for (let a = 0; a < (blockBytes - 2) / chunk; a++) {
+        const from = src + chunksAt + a * groupRows * chunk + lane * chunk;
+        row.set(bytes.subarray(from, from + chunk), b * blockBytes + 2 + a * chunk);
+      }
     }
-    super.row({ dtype: "q4_0", shape: [1, cols], data: row }, 0, out);
+    return row;
   }
 
   override matmul(x: Float32Array, tokens: number, w: Tensor, rows = w.shape[0]!, cols?: number): Float32Array {
@@ -242,9 +252,7 @@ export class WasmBackend extends ReferenceBackend {
       }
       const call = (op: OpName, args: number[], scratchArg?: number) =>
         this.dispatcher.run({ op, memory: memory.index, args, scratch: scratchArg === undefined ? undefined : { arg: scratchArg, stride: PRODUCT_SCRATCH } }, threaded);
-      if (w.dtype === "q4_0") call("matmulQ4", [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows], 8);
-      else if (w.dtype === "q8_0") call("matmulQ8", [offset, rowBytes, input, m, n, yAt, rows, productScratch, 0, rows], 7);
-      else call(MATMUL[w.dtype], [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows], 8);
+      call(MATMUL[w.dtype], [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows], 8);
       out.set(memory.f32(yAt, m * rows), t0 * rows);
     }
     return out;
