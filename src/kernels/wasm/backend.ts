@@ -20,6 +20,14 @@ const PRODUCT_SCRATCH = 192;
 const ALIGN = 64;
 /** Products smaller than this (multiply-adds) run on the calling thread alone: dispatch would cost more. */
 const THREADED_MIN_WORK = 1 << 16;
+/**
+ * Multiply-adds per chunk of a long call (about a tenth of a millisecond on one core), so that no thread
+ * waits long for another's last chunk; a product's chunks have at least CHUNK_ROWS rows (the kernels'
+ * tile) and start on a multiple of GROUP_ROWS (the largest group of interleaved rows).
+ */
+const CHUNK_WORK = 1 << 21;
+const CHUNK_ROWS = 32;
+const GROUP_ROWS = 8;
 
 const MATMUL: Record<DType, OpName> = { f32: "matmulF32", bf16: "matmulBF16", f16: "matmulF16", q8_0: "matmulQ8", q4_0: "matmulQ4" };
 /**
@@ -250,9 +258,18 @@ export class WasmBackend extends ReferenceBackend {
         this.dispatcher.run({ op: "quantize", memory: memory.index, args: [xAt, n, m, qAt, wide ? 1 : 0, 0, m] }, m * n >= THREADED_MIN_WORK);
         input = qAt;
       }
-      const call = (op: OpName, args: number[], scratchArg?: number) =>
-        this.dispatcher.run({ op, memory: memory.index, args, scratch: scratchArg === undefined ? undefined : { arg: scratchArg, stride: PRODUCT_SCRATCH } }, threaded);
-      call(MATMUL[w.dtype], [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows], 8);
+      const work = rows * n * m;
+      this.dispatcher.run(
+        {
+          op: MATMUL[w.dtype],
+          memory: memory.index,
+          args: [offset, rowBytes, w.shape[0]!, input, m, n, yAt, rows, productScratch, 0, rows],
+          scratch: { arg: 8, stride: PRODUCT_SCRATCH },
+          chunks: Math.min(Math.ceil(rows / CHUNK_ROWS), Math.ceil(work / CHUNK_WORK)),
+          grain: GROUP_ROWS,
+        },
+        threaded,
+      );
       out.set(memory.f32(yAt, m * rows), t0 * rows);
     }
     return out;
@@ -272,6 +289,7 @@ export class WasmBackend extends ReferenceBackend {
         args: [qAt, qPosAt, kAt, vAt, kPosAt, n, s.numHeads, s.numKvHeads, s.headDim, s.scale, s.window, outAt, scoresAt, 0, items],
         floats: [9],
         scratch: { arg: 12, stride: n * 4 },
+        chunks: Math.ceil((n * items * s.headDim) / CHUNK_WORK),
       },
       items > 1 && n * items * s.headDim >= THREADED_MIN_WORK,
     );

@@ -46,14 +46,18 @@ const SLEEPERS = 8;
 const CHUNKS = 9;
 const NEXT = 10;
 const DONE = 11;
-const ARGS = 12;
+/** Chunk boundaries fall on multiples of this many items from the range's start. */
+const GRAIN = 12;
+const ARGS = 13;
 export const CONTROL_BYTES = (ARGS + 32) * 4;
 
 /**
- * Chunks per thread of a call: enough that a slow thread's share is taken over, few enough to cost
- * nothing (256 threads at most: chunk indices fit NEXT's 11 bits).
+ * Chunks per thread of a call (unless it asks for more): enough that a slow thread's share is taken
+ * over, few enough to cost nothing.
  */
 const CHUNKS_PER_THREAD = 4;
+/** Most chunks of a call: chunk indices fit NEXT's 11 bits (so 256 threads at most). */
+export const MAX_CHUNKS = 2047;
 
 /**
  * Polls of the control block before a thread sleeps (roughly a millisecond): between two calls of a
@@ -61,10 +65,11 @@ const CHUNKS_PER_THREAD = 4;
  */
 const SPIN = 1 << 18;
 
-/** The slice [start, end) of `total` items that chunk `k` of `n` computes. */
-function slice(total0: number, total1: number, k: number, n: number): [number, number] {
-  const len = total1 - total0;
-  return [total0 + Math.floor((len * k) / n), total0 + Math.floor((len * (k + 1)) / n)];
+/** The slice of items [total0, total1) that chunk `k` of `n` computes, cut at multiples of `grain`. */
+function slice(total0: number, total1: number, k: number, n: number, grain: number): [number, number] {
+  const units = Math.ceil((total1 - total0) / grain);
+  const at = (c: number) => Math.min(total1, total0 + grain * Math.floor((units * c) / n));
+  return [at(k), at(k + 1)];
 }
 
 const generationOf = (call: number) => call >>> 8;
@@ -87,8 +92,9 @@ function prepare(ctl: Int32Array, f32: Float32Array, instances: KernelExports[],
   const fn = instances[ctl[MEMORY]!]![OPS[op]!]!;
   const total0 = args[argc - 2]!;
   const total1 = args[argc - 1]!;
+  const grain = ctl[GRAIN]!;
   return (c, n) => {
-    const [start, end] = slice(total0, total1, c, n);
+    const [start, end] = slice(total0, total1, c, n, grain);
     if (start >= end) return;
     args[argc - 2] = start;
     args[argc - 1] = end;
@@ -170,6 +176,13 @@ export interface Call {
   floats?: number[];
   /** A per-thread scratch pointer argument and the bytes between threads' scratch areas. */
   scratch?: { arg: number; stride: number };
+  /**
+   * Chunks to cut the range into (default: CHUNKS_PER_THREAD per thread, at most MAX_CHUNKS): long
+   * calls ask for more, so that no thread waits long for the last chunk of another.
+   */
+  chunks?: number;
+  /** Chunk boundaries at multiples of this many items (default 1): a product's groups of rows stay whole. */
+  grain?: number;
 }
 
 /** The calling thread's side: owns the control block and its own kernel instances. */
@@ -216,11 +229,12 @@ export class Dispatcher {
     });
     ctl[SCRATCH_ARG] = call.scratch?.arg ?? -1;
     ctl[SCRATCH_STRIDE] = call.scratch?.stride ?? 0;
+    ctl[GRAIN] = call.grain ?? 1;
     if (!threaded || !this.workers) {
       prepare(ctl, this.f32, this.instances, op, 0)(0, 1);
       return;
     }
-    const n = this.threads * CHUNKS_PER_THREAD;
+    const n = Math.min(MAX_CHUNKS, Math.max(this.threads * CHUNKS_PER_THREAD, call.chunks ?? 0));
     ctl[CHUNKS] = n;
     Atomics.store(ctl, DONE, 0);
     const word = this.nextCall(op);
