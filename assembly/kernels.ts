@@ -757,7 +757,7 @@ const SUM_BLOCK = 32;
   const end = wg + <usize>cols * size;
   let xi = x;
   for (let w = wg; w < end; ) {
-    const blockEnd = min(w + SUM_BLOCK * size, end);
+    const blockEnd = min(w + <usize>SUM_BLOCK * size, end);
     let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
     for (; w < blockEnd; w += size, xi += 4) {
       const v = kind == F32 ? v128.splat<i32>(0) : v128.load(w);
@@ -790,7 +790,7 @@ const SUM_BLOCK = 32;
   const end = wg + <usize>cols * size;
   let x0 = x, x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
   for (let w = wg; w < end; ) {
-    const blockEnd = min(w + SUM_BLOCK * size, end);
+    const blockEnd = min(w + <usize>SUM_BLOCK * size, end);
     let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
     let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
     for (; w < blockEnd; w += size, x0 += 4, x1 += 4, x2 += 4, x3 += 4) {
