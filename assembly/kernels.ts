@@ -959,6 +959,40 @@ export function attention(
 }
 
 // ---------------------------------------------------------------------------------------------------
+// RoPE (rotate-half), in place on rows [tokens, heads·headDim]: work items are (token, head) pairs
+// [i0, i1), and token t's cos and sin are rows t of [tokens, headDim/2] float32 tables. The rotation
+// runs in float64 and rounds once to float32, as the reference backend's does: the same bits.
+
+export function rope(x: usize, heads: i32, headDim: i32, cos: usize, sin: usize, i0: i32, i1: i32): void {
+  const half = headDim >> 1;
+  for (let item = i0; item < i1; item++) {
+    const a0 = x + <usize>item * <usize>headDim * 4;
+    const b0 = a0 + <usize>half * 4;
+    const c0 = cos + <usize>(item / heads) * <usize>half * 4;
+    const s0 = sin + (c0 - cos);
+    let i = 0;
+    for (; i + 2 <= half; i += 2) {
+      const at = <usize>i * 4;
+      const a = f64x2.promote_low_f32x4(v128.load64_zero(a0 + at));
+      const b = f64x2.promote_low_f32x4(v128.load64_zero(b0 + at));
+      const c = f64x2.promote_low_f32x4(v128.load64_zero(c0 + at));
+      const s = f64x2.promote_low_f32x4(v128.load64_zero(s0 + at));
+      v128.store64_lane(a0 + at, f32x4.demote_f64x2_zero(f64x2.sub(f64x2.mul(a, c), f64x2.mul(b, s))), 0);
+      v128.store64_lane(b0 + at, f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(b, c), f64x2.mul(a, s))), 0);
+    }
+    for (; i < half; i++) {
+      const at = <usize>i * 4;
+      const a = <f64>load<f32>(a0 + at);
+      const b = <f64>load<f32>(b0 + at);
+      const c = <f64>load<f32>(c0 + at);
+      const s = <f64>load<f32>(s0 + at);
+      store<f32>(a0 + at, <f32>(a * c - b * s));
+      store<f32>(b0 + at, <f32>(b * c + a * s));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Elementwise ops and RMSNorm. The transcendental ones use a vector exp (error ≲ 2e-7 relative), so
 // they agree with float64 references to float32 rounding, not bit for bit.
 

@@ -159,6 +159,36 @@ test("attention agrees with the reference: causal, sliding window, grouped heads
   assert.ok(worst > 0);
 });
 
+test("RoPE is the reference's bit for bit: odd half widths, far positions, both θ, a reused positions array", () => {
+  for (const [heads, headDim] of [[3, 10], [8, 256]] as const) {
+    const positions = Int32Array.of(0, 1, 7, 511, 4096, 32767, 123);
+    for (const theta of [10_000, 1_000_000]) {
+      for (const tokens of [1, positions.length]) {
+        const pos = positions.subarray(0, tokens);
+        const x = random(tokens * heads * headDim, 3);
+        const want = Float32Array.from(x);
+        ref.rope(want, heads, headDim, pos, theta);
+        for (const [b, name] of builds) {
+          const got = Float32Array.from(x);
+          b.rope(got, heads, headDim, pos, theta);
+          assert.deepEqual(got, want, `${name} ${heads}×${headDim}, θ ${theta}, ${tokens} tokens`);
+        }
+      }
+    }
+    // The same array with another position in it: tables made for the old one must not be reused.
+    const [b] = builds[0]!;
+    const one = Int32Array.of(5);
+    for (const p of [5, 99]) {
+      one[0] = p;
+      const x = random(heads * headDim);
+      const [want, got] = [Float32Array.from(x), Float32Array.from(x)];
+      ref.rope(want, heads, headDim, one, 10_000);
+      b.rope(got, heads, headDim, one, 10_000);
+      assert.deepEqual(got, want, `position ${p} in a reused array`);
+    }
+  }
+});
+
 test("RMSNorm, softcap and gelu(gate)·up agree with the reference, tails included", () => {
   const close = (got: Float32Array, expected: Float32Array, what: string, rel = 2e-6) => {
     for (let i = 0; i < got.length; i++) {

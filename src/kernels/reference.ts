@@ -20,6 +20,26 @@ function patchMatrix(w: Tensor): Tensor {
   return m;
 }
 
+/**
+ * RoPE's cos and sin of each token's angles, [tokens, headDim/2] each. inv_freq and the angles are
+ * float32 in the reference implementation; this reproduces that rounding.
+ */
+export function ropeTables(positions: Int32Array, headDim: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+  const half = headDim / 2;
+  const invFreq = new Float32Array(half);
+  for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(theta ** Math.fround((2 * i) / headDim));
+  const cos = new Float32Array(positions.length * half);
+  const sin = new Float32Array(positions.length * half);
+  for (let t = 0; t < positions.length; t++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(positions[t]! * invFreq[i]!);
+      cos[t * half + i] = Math.cos(angle);
+      sin[t * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
 export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
 }
@@ -70,28 +90,22 @@ export class ReferenceBackend implements Backend {
 
   rope(x: Float32Array, heads: number, headDim: number, positions: Int32Array, theta: number): void {
     const half = headDim / 2;
-    // inv_freq and the angles are float32 in the reference; reproduce that rounding.
-    const invFreq = new Float32Array(half);
-    for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.fround(theta ** Math.fround((2 * i) / headDim));
-    const cos = new Float32Array(half);
-    const sin = new Float32Array(half);
+    const { cos, sin } = ropeTables(positions, headDim, theta);
     for (let t = 0; t < positions.length; t++) {
-      for (let i = 0; i < half; i++) {
-        const angle = Math.fround(positions[t]! * invFreq[i]!);
-        cos[i] = Math.cos(angle);
-        sin[i] = Math.sin(angle);
-      }
       for (let h = 0; h < heads; h++) {
         const base = (t * heads + h) * headDim;
         for (let i = 0; i < half; i++) {
           const a = x[base + i]!;
           const b = x[base + half + i]!;
-          x[base + i] = a * cos[i]! - b * sin[i]!;
-          x[base + half + i] = b * cos[i]! + a * sin[i]!;
+          const c = cos[t * half + i]!;
+          const s = sin[t * half + i]!;
+          x[base + i] = a * c - b * s;
+          x[base + half + i] = b * c + a * s;
         }
       }
     }
   }
+
 
   attention(q: Float32Array, positions: Int32Array, kv: KeyValues, s: AttentionShape): Float32Array {
     const { numHeads, numKvHeads, headDim, scale, window } = s;

@@ -6,7 +6,7 @@
 import type { AttentionShape, Conv2dShape, KeyValues } from "../backend.js";
 import { DTYPE_BYTES, isQuantized, QBLOCK, widen, type DType, type Tensor } from "../dtype.js";
 import { geluF16Table, type GeluNumerics } from "../gelu-f16-table.js";
-import { ReferenceBackend } from "../reference.js";
+import { ReferenceBackend, ropeTables } from "../reference.js";
 import { Dispatcher, type KernelWorkers, type OpName } from "./threads.js";
 
 const PAGE = 65536;
@@ -112,6 +112,7 @@ export class WasmBackend extends ReferenceBackend {
   private readonly taps = new WeakMap<Tensor, Float32Array>();
   private readonly vectors = new WeakMap<Float32Array, number>();
   private readonly mirrors = new WeakMap<KeyValues, Mirror>();
+  private readonly ropeCache = new WeakMap<Int32Array, { positions: Int32Array; tables: Map<string, { cos: Float32Array; sin: Float32Array }> }>();
   private readonly released = new FinalizationRegistry<{ at: number; bytes: number }>(({ at, bytes }) => this.work.release(at, bytes));
   private readonly quantizedBytes: (cols: number, tokens: number, wide: number) => number;
 
@@ -294,6 +295,29 @@ export class WasmBackend extends ReferenceBackend {
       items > 1 && n * items * s.headDim >= THREADED_MIN_WORK,
     );
     return Float32Array.from(this.work.f32(outAt, q.length));
+  }
+
+  override rope(x: Float32Array, heads: number, headDim: number, positions: Int32Array, theta: number): void {
+    const { cos, sin } = this.ropeTables(positions, headDim, theta);
+    const [xAt, cosAt, sinAt] = this.stage([x, cos, sin]) as [number, number, number];
+    const items = positions.length * heads;
+    this.dispatcher.run({ op: "rope", memory: this.work.index, args: [xAt, heads, headDim, cosAt, sinAt, 0, items] }, x.length >= THREADED_MIN_WORK);
+    x.set(this.work.f32(xAt, x.length));
+  }
+
+  /**
+   * RoPE's tables for a step's positions, made once: every layer's queries and keys share them (one
+   * per θ). They are kept with the positions they were made for, in case the array is reused.
+   */
+  private ropeTables(positions: Int32Array, headDim: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+    let cached = this.ropeCache.get(positions);
+    if (!cached || cached.positions.length !== positions.length || cached.positions.some((p, i) => p !== positions[i])) {
+      this.ropeCache.set(positions, (cached = { positions: positions.slice(), tables: new Map() }));
+    }
+    const key = `${theta}/${headDim}`;
+    let tables = cached.tables.get(key);
+    if (!tables) cached.tables.set(key, (tables = ropeTables(positions, headDim, theta)));
+    return tables;
   }
 
   override rmsNorm(x: Float32Array, width: number, weight: Float32Array | null, eps: number, out = new Float32Array(x.length)): Float32Array {

@@ -23,7 +23,7 @@ export interface KernelWorkers {
 export type KernelExports = Record<string, (...args: number[]) => number | void>;
 
 /** The kernels a call can name (exports of assembly/kernels.ts whose last two arguments are the range to split). */
-export const OPS = ["quantize", "interleaveQ4", "interleaveQ8", "interleaveFloats", "interleaveHalves", "matmulQ4", "matmulQ8", "matmulF32", "matmulBF16", "matmulF16", "attention", "softcap", "geluMul", "geluMulF16Table", "rmsNorm", "gaussianTopK", "altupPredict", "altupCorrect", "gelu", "depthwiseConv2d"] as const;
+export const OPS = ["quantize", "interleaveQ4", "interleaveQ8", "interleaveFloats", "interleaveHalves", "matmulQ4", "matmulQ8", "matmulF32", "matmulBF16", "matmulF16", "attention", "rope", "softcap", "geluMul", "geluMulF16Table", "rmsNorm", "gaussianTopK", "altupPredict", "altupCorrect", "gelu", "depthwiseConv2d"] as const;
 export type OpName = (typeof OPS)[number];
 const ATTACH = 100;
 const EXIT = 101;
