@@ -15,7 +15,7 @@ const MAX_PAGES = 65536;
 const RESERVED = 65536;
 /** Scratch bytes of a weight memory: products with larger inputs and outputs run in token chunks. */
 const SCRATCH = 64 << 20;
-/** Bytes of each thread's own scratch in a product (matmulQ4, matmulQ8, matmulBF16: partial sums and constants). */
+/** Bytes of each thread's own scratch in a product (partial sums and the loops' constants: assembly/kernels.ts). */
 const PRODUCT_SCRATCH = 192;
 const ALIGN = 64;
 /** Products smaller than this (multiply-adds) run on the calling thread alone: dispatch would cost more. */
