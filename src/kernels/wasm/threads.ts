@@ -57,7 +57,7 @@ export const CONTROL_BYTES = (ARGS + 32) * 4;
  */
 const CHUNKS_PER_THREAD = 4;
 /** Most chunks of a call: chunk indices fit NEXT's 11 bits (so 256 threads at most). */
-export const MAX_CHUNKS = 2047;
+const MAX_CHUNKS = 2047;
 
 /**
  * Polls of the control block before a thread sleeps (roughly a millisecond): between two calls of a
