@@ -298,6 +298,23 @@ test("attention over a KV cache that grows, slides and rewinds: the backend's mi
   step(1);
 });
 
+test("a weight whose groups of rows outgrow each thread's share of the scratch area is rearranged by one thread", async () => {
+  // 8 float32 rows of 1.05M inputs are 33.6 MB: two threads' areas would overrun the 64 MB scratch,
+  // into what follows it in a fresh backend's first memory: this weight.
+  const b = await createWasmBackend({ simd: "relaxed", threads: 2 });
+  try {
+    const [rows, cols] = [16, 1_050_000];
+    const f32: Tensor = { dtype: "f32", shape: [rows, cols], data: random(rows * cols) };
+    const w = convertTensor(f32, "f32", (n) => b.weightStorage(n));
+    const x = random(cols);
+    const want = ref.matmul(x, 1, f32);
+    const got = b.matmul(x, 1, w);
+    for (let o = 0; o < rows; o++) assert.ok(Math.abs(got[o]! - want[o]!) <= 1e-4 * (1 + Math.abs(want[o]!)), `row ${o}: ${got[o]} vs ${want[o]}`);
+  } finally {
+    b.close();
+  }
+});
+
 test("weights spill into another WebAssembly memory when one is full (4 GB each)", () => {
   const [b] = builds[0]!;
   // Reserve most of a memory without touching it (no resident pages), then load a small matrix.

@@ -184,7 +184,10 @@ export class WasmBackend extends ReferenceBackend {
     const rowBytes = w.shape[1]! * DTYPE_BYTES[w.dtype];
     const scratch = this.weightMemories.find((m) => m.memory === memory)!.scratch;
     const groups = Math.floor(w.shape[0]! / grouping.rows);
-    this.dispatcher.run({ op: grouping.op, memory: memory.index, args: [offset, rowBytes, scratch, 0, groups], scratch: { arg: 2, stride: grouping.rows * rowBytes } }, groups > 1);
+    // Each thread rearranges a group at a time through `stride` bytes of the scratch area: as many threads as fit.
+    const stride = grouping.rows * rowBytes;
+    if (stride > SCRATCH) throw new RangeError(`a [${w.shape.join(", ")}] ${w.dtype} weight has rows too long for the scratch area`);
+    this.dispatcher.run({ op: grouping.op, memory: memory.index, args: [offset, rowBytes, scratch, 0, groups], scratch: { arg: 2, stride } }, groups > 1 && this.threads * stride <= SCRATCH);
     this.interleavedWeights.add(w);
   }
 
