@@ -298,7 +298,7 @@ test("attention over a KV cache that grows, slides and rewinds: the backend's mi
   step(1);
 });
 
-test("a weight whose groups of rows outgrow each thread's share of the scratch area is rearranged by one thread", async () => {
+test("a weight whose groups of rows outgrow each thread's share of the scratch area is rearranged by one thread, or refused", async () => {
   // 8 float32 rows of 1.05M inputs are 33.6 MB: two threads' areas would overrun the 64 MB scratch,
   // into what follows it in a fresh backend's first memory: this weight.
   const b = await createWasmBackend({ simd: "relaxed", threads: 2 });
@@ -310,6 +310,9 @@ test("a weight whose groups of rows outgrow each thread's share of the scratch a
     const want = ref.matmul(x, 1, f32);
     const got = b.matmul(x, 1, w);
     for (let o = 0; o < rows; o++) assert.ok(Math.abs(got[o]! - want[o]!) <= 1e-4 * (1 + Math.abs(want[o]!)), `row ${o}: ${got[o]} vs ${want[o]}`);
+    // A group of rows that the whole area cannot hold is refused (8 × 2.1M float32 values are 67 MB).
+    const long = convertTensor({ dtype: "f32", shape: [8, 2_100_000], data: new Float32Array(8 * 2_100_000) }, "f32", (n) => b.weightStorage(n));
+    assert.throws(() => b.matmul(new Float32Array(2_100_000), 1, long), /a \[8, 2100000\] f32 weight has rows too long for the scratch area/);
   } finally {
     b.close();
   }
