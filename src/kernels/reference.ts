@@ -106,7 +106,6 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-
   attention(q: Float32Array, positions: Int32Array, kv: KeyValues, s: AttentionShape): Float32Array {
     const { numHeads, numKvHeads, headDim, scale, window } = s;
     const group = numHeads / numKvHeads;

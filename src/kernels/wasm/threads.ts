@@ -177,8 +177,8 @@ export interface Call {
   /** A per-thread scratch pointer argument and the bytes between threads' scratch areas. */
   scratch?: { arg: number; stride: number };
   /**
-   * Chunks to cut the range into (default: CHUNKS_PER_THREAD per thread, at most MAX_CHUNKS): long
-   * calls ask for more, so that no thread waits long for the last chunk of another.
+   * Chunks to cut the range into at least (always CHUNKS_PER_THREAD per thread, at most MAX_CHUNKS):
+   * long calls ask for more, so that no thread waits long for the last chunk of another.
    */
   chunks?: number;
   /** Chunk boundaries at multiples of this many items (default 1): a product's groups of rows stay whole. */
