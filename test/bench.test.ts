@@ -15,7 +15,7 @@ test("bench prints one JSON object with the medians and the run's shape", () => 
   assert.equal(out.dtype, "q8_0");
   assert.equal(out.threads, 2);
   assert.deepEqual([out.prompt_tokens, out.gen_tokens, out.runs], [6, 3, 2]);
-  for (const k of ["prefill_tok_s", "decode_tok_s", "ttft_ms", "peak_rss_bytes"]) assert.ok(out[k] > 0, `${k} = ${out[k]}`);
+  for (const k of ["prefill_tok_s", "decode_tok_s", "ttft_ms", "peak_rss_bytes", "sample_ms"]) assert.ok(out[k] > 0, `${k} = ${out[k]}`);
   // The cost of one barrier between ops on the WebAssembly backend's threads (a figure, not a speed test:
   // it reaches milliseconds when another process holds a core).
   assert.ok(typeof out.dispatch_us === "number" && out.dispatch_us > 0, `dispatch_us = ${out.dispatch_us}`);

@@ -108,6 +108,91 @@ test("the sampler: greedy, top-k 1, seeds, and the distribution it draws from", 
   assert.equal(argmax(logits), 1);
 });
 
+/** What the sampler draws from, the plain way: every candidate sorted, then top-k, top-p and min-p. */
+function fullSortSupport(logits: Float32Array, t: number, topK = 0, topP = 1, minP = 0): { ids: number[]; probs: number[] } {
+  const best = logits.reduce((a, v) => (v > a ? v : a), -Infinity);
+  let ids = [...logits.keys()].filter((i) => logits[i]! >= best - 40 * t).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  if (topK > 0) ids = ids.slice(0, topK);
+  const w = ids.map((i) => Math.exp(logits[i]! / t - best / t));
+  const total = w.reduce((a, b) => a + b, 0);
+  let probs = w.map((v) => v / total);
+  let keep = probs.length;
+  if (topP < 1) {
+    let cum = 0;
+    keep = 0;
+    while (keep < probs.length && cum < topP) cum += probs[keep++]!;
+  }
+  if (minP > 0) keep = Math.max(1, probs.slice(0, keep).filter((p) => p >= probs[0]! * minP).length);
+  ids = ids.slice(0, keep);
+  probs = probs.slice(0, keep);
+  return { ids, probs };
+}
+
+/** A vocabulary shaped like a language model's: a softcapped bulk and a few clear favourites. */
+function vocabularyLogits(seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const x = Float32Array.from({ length: 65536 }, () => 30 * Math.tanh(((rng.next() + rng.next() + rng.next() - 1.5) * 8) / 30));
+  [21, 20.5, 20, 19, 18.7, 17].forEach((v, i) => (x[1000 + i * 7919] = v));
+  return x;
+}
+
+test("the sampler draws what sorting every candidate would, without sorting them", () => {
+  const logits = vocabularyLogits(7);
+  for (const o of [{ topK: 64 }, { topK: 3 }, { topP: 0.8 }, { topK: 64, topP: 0.95 }, { minP: 0.05 }, { topK: 40, topP: 0.99, minP: 0.01 }]) {
+    for (const t of [1, 0.7]) {
+      const { ids, probs } = fullSortSupport(logits, t, o.topK, o.topP, o.minP);
+      // The same uniform numbers walk the same sorted support: the same draws.
+      const rng = new Rng(11);
+      const expected = Array.from({ length: 100 }, () => {
+        let r = rng.next() * probs.reduce((a, b) => a + b, 0);
+        const i = probs.findIndex((p) => (r -= p) < 0);
+        return ids[i < 0 ? ids.length - 1 : i];
+      });
+      const sampler = new Sampler({ temperature: t, ...o, seed: 11 });
+      const drawn = Array.from({ length: 100 }, () => sampler.sample(logits, []));
+      assert.deepEqual(drawn, expected, `${JSON.stringify(o)} at temperature ${t}`);
+    }
+  }
+});
+
+test("sampling with no cut draws the tail of a large vocabulary as often as softmax says", () => {
+  // Five favourites hold ~88 % of the mass at T = 1 (~6 % at T = 2); 10k others the rest, which the draw
+  // walks in id order.
+  const rng = new Rng(3);
+  const logits = Float32Array.from({ length: 10000 }, () => 4 * rng.next() - 2);
+  [11, 10.5, 10, 9.5, 9].forEach((v, i) => (logits[100 + i * 1900] = v));
+  for (const t of [1, 2]) {
+    const { ids, probs } = fullSortSupport(logits, t);
+    assert.equal(ids.length, 10000);
+    const sampler = new Sampler({ temperature: t, seed: 5 });
+    const N = 4000;
+    const counts = new Map<number, number>();
+    for (let i = 0; i < N; i++) {
+      const id = sampler.sample(logits, []);
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    const freq = (pick: (id: number) => boolean) => [...counts].filter(([id]) => pick(id)).reduce((a, [, c]) => a + c, 0) / N;
+    const mass = (pick: (id: number) => boolean) => ids.reduce((a, id, i) => a + (pick(id) ? probs[i]! : 0), 0);
+    const head = new Set(ids.slice(0, 5));
+    const groups: [string, (id: number) => boolean][] = [
+      ...ids.slice(0, 5).map((h): [string, (id: number) => boolean] => [`token ${h}`, (id) => id === h]),
+      ["tail below 5000", (id) => !head.has(id) && id < 5000],
+      ["tail from 5000", (id) => !head.has(id) && id >= 5000],
+    ];
+    // 4000 draws: a frequency's standard error is at most 0.008.
+    for (const [name, pick] of groups) assert.ok(Math.abs(freq(pick) - mass(pick)) < 0.03, `T ${t}, ${name}: ${freq(pick)} vs ${mass(pick)}`);
+    assert.ok(mass((id) => !head.has(id)) > 0.1, "the tail carries real mass");
+  }
+});
+
+test("the sampler refuses logits with no finite maximum, and skips -Infinity", () => {
+  assert.throws(() => new Sampler({ temperature: 1, seed: 1 }).sample(Float32Array.of(NaN, NaN), []), /largest logit is -Infinity/);
+  assert.throws(() => new Sampler({ temperature: 1, seed: 1 }).sample(Float32Array.of(1, Infinity), []), /largest logit is Infinity/);
+  const masked = Float32Array.of(-Infinity, 2, -Infinity, NaN);
+  const s = new Sampler({ temperature: 1, topP: 0.9, seed: 2 });
+  for (let i = 0; i < 20; i++) assert.equal(s.sample(masked, []), 1);
+});
+
 test("the RNG is uniform enough and platform independent", () => {
   const r = new Rng(0);
   const first = [r.next(), r.next(), r.next()];

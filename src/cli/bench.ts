@@ -3,6 +3,7 @@
 // E2B/E4B dimensions built in memory (no download, no file).
 import { Command, Option } from "commander";
 import { InputError } from "../errors.js";
+import { argmax, Sampler } from "../generate/sampler.js";
 import { DTYPES, type DType } from "../kernels/dtype.js";
 import { Gemma3n } from "../model/gemma3n.js";
 import type { AudioEncoder } from "../model/audio/media-encoder.js";
@@ -30,25 +31,33 @@ interface BenchFlags {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
-}
+/** The released checkpoints' generation_config.json: what a chat samples with by default. */
+const RELEASED_SAMPLING = { temperature: 1, topK: 64, topP: 0.95 };
 
-/** One prompt of `prompt` ids, then `gen` decode steps, each fed the previous step's greedy token. */
-function run(model: Gemma3n, prompt: number, gen: number, seed: number): { prefillS: number; ttftS: number; decodeS: number } {
+/**
+ * One prompt of `prompt` ids, then `gen` decode steps, each fed the previous step's greedy token. Each
+ * step's logits also go through the released models' default sampling, timed apart from the step.
+ */
+function run(model: Gemma3n, prompt: number, gen: number, seed: number): { prefillS: number; ttftS: number; decodeS: number; sampleMs: number } {
   const vocab = model.config.text.vocabSizePerLayerInput;
   const ids = Int32Array.from({ length: prompt }, (_, i) => 3 + ((seed * 7919 + i * 104729) % (vocab - 3)));
+  const sampler = new Sampler({ ...RELEASED_SAMPLING, seed });
   const cache = model.newCache();
   const t0 = performance.now();
   const logits = model.step(ids, cache);
   const t1 = performance.now();
   let next = argmax(logits);
   const t2 = performance.now();
-  for (let i = 0; i < gen; i++) next = argmax(model.step(Int32Array.of(next), cache));
+  let sampling = 0;
+  for (let i = 0; i < gen; i++) {
+    const step = model.step(Int32Array.of(next), cache);
+    next = argmax(step);
+    const s0 = performance.now();
+    sampler.sample(step, []);
+    sampling += performance.now() - s0;
+  }
   const t3 = performance.now();
-  return { prefillS: (t1 - t0) / 1000, ttftS: (t2 - t0) / 1000, decodeS: (t3 - t2) / 1000 };
+  return { prefillS: (t1 - t0) / 1000, ttftS: (t2 - t0) / 1000, decodeS: (t3 - t2 - sampling) / 1000, sampleMs: gen > 0 ? sampling / gen : 0 };
 }
 
 /** Milliseconds to turn a 768 × 768 image (raw pixels, so no file decoding) into soft-token embeddings. */
@@ -116,6 +125,7 @@ export function registerBench(program: Command): void {
           runs: f.runs,
           prefill_tok_s: +median(runs.map((r) => f.prompt / r.prefillS)).toFixed(2),
           decode_tok_s: f.gen > 0 ? +median(runs.map((r) => f.gen / r.decodeS)).toFixed(2) : null,
+          sample_ms: f.gen > 0 ? +median(runs.map((r) => r.sampleMs)).toFixed(2) : null,
           ttft_ms: +median(runs.map((r) => r.ttftS * 1000)).toFixed(1),
           peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
           load_s: +loadS.toFixed(2),

@@ -61,8 +61,116 @@ export function argmax(x: Float32Array): number {
   return best;
 }
 
+/**
+ * The candidates (logits at or above `floor`) in the order the sampler walks them, logit high to low and
+ * ties by id, found only as far as they are read. A counting pass sorts the logits into bins, best
+ * first; a read past what is collected gathers the next bins (as many candidates again as it has, or
+ * 64) in one more pass and sorts just those. Sampling reads a few dozen candidates of the 262k: sorting
+ * them all took 130–230 ms a token, more than the forward pass.
+ */
+class RankedCandidates {
+  private static readonly BINS = 1024;
+  private readonly counts = new Int32Array(RankedCandidates.BINS);
+  private ids = new Int32Array(0);
+  private x: Float32Array = new Float32Array(0);
+  private floor = 0;
+  private scale = 0;
+  /** Bins [0, collectedBins) are collected, in order, into the first `collected` entries of `ids`. */
+  private collectedBins = 0;
+  private collected = 0;
+  length = 0;
+
+  rank(x: Float32Array, floor: number, best: number): void {
+    const bins = RankedCandidates.BINS;
+    this.x = x;
+    this.floor = floor;
+    this.scale = best > floor ? bins / (best - floor) : 0;
+    const counts = this.counts.fill(0);
+    let n = 0;
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i]!;
+      if (v >= floor) {
+        counts[this.binOf(v)]!++;
+        n++;
+      }
+    }
+    this.length = n;
+    this.collectedBins = 0;
+    this.collected = 0;
+  }
+
+  /** Bin 0 holds the best logits; the bin is monotone in the logit, so bins in order are the order. */
+  private binOf(v: number): number {
+    return Math.max(0, RankedCandidates.BINS - 1 - Math.floor((v - this.floor) * this.scale));
+  }
+
+  /** The id at position `i` (< length) of the order. */
+  at(i: number): number {
+    if (i >= this.collected) this.collectThrough(i);
+    return this.ids[i]!;
+  }
+
+  private collectThrough(i: number): void {
+    const want = Math.max(i + 1, 2 * this.collected, 64);
+    const first = this.collectedBins;
+    let end = first;
+    let total = this.collected;
+    while (total < want && end < RankedCandidates.BINS) total += this.counts[end++]!;
+    if (this.ids.length < total) {
+      const grown = new Int32Array(Math.max(total, 2 * this.ids.length));
+      grown.set(this.ids.subarray(0, this.collected));
+      this.ids = grown;
+    }
+    const x = this.x;
+    let at = this.collected;
+    for (let id = 0; id < x.length; id++) {
+      const v = x[id]!;
+      if (v >= this.floor) {
+        const b = this.binOf(v);
+        if (b >= first && b < end) this.ids[at++] = id;
+      }
+    }
+    this.ids.subarray(this.collected, at).sort((p, q) => x[q]! - x[p]! || p - q);
+    this.collectedBins = end;
+    this.collected = at;
+  }
+
+  /** Σ f(logit) over every candidate, in id order. */
+  sum(f: (v: number) => number): number {
+    let total = 0;
+    const x = this.x;
+    for (let i = 0; i < x.length; i++) if (x[i]! >= this.floor) total += f(x[i]!);
+    return total;
+  }
+
+  /** How many positions of the order are known without another pass. */
+  get known(): number {
+    return this.collected;
+  }
+
+  /**
+   * The draw's walk past the known positions, over the others in id order (any fixed order draws from
+   * the same distribution): the first candidate at which `r` minus the weights f(logit) walked goes
+   * below 0, or the last one should rounding leave it above.
+   */
+  walkRest(r: number, f: (v: number) => number): number {
+    const x = this.x;
+    let last = -1;
+    for (let id = 0; id < x.length; id++) {
+      const v = x[id]!;
+      if (v >= this.floor && this.binOf(v) >= this.collectedBins) {
+        last = id;
+        r -= f(v);
+        if (r < 0) break;
+      }
+    }
+    return last;
+  }
+}
+
 export class Sampler {
   private readonly rng: Rng;
+  private readonly ranked = new RankedCandidates();
   constructor(private readonly o: SamplingOptions = {}) {
     validateSampling(o);
     this.rng = new Rng(o.seed ?? Math.floor(Math.random() * 2 ** 32));
@@ -74,8 +182,8 @@ export class Sampler {
 
   /** Picks a token id; `history` is every id seen so far (prompt and generated), for the repetition penalty. */
   sample(logits: Float32Array, history: readonly number[]): number {
-    const x = Float32Array.from(logits);
     const penalty = this.o.repetitionPenalty ?? 1;
+    const x = penalty === 1 ? logits : Float32Array.from(logits);
     if (penalty !== 1) {
       for (const id of new Set(history)) {
         if (id >= 0 && id < x.length) x[id] = x[id]! > 0 ? x[id]! / penalty : x[id]! * penalty;
@@ -83,42 +191,57 @@ export class Sampler {
     }
     if (this.isGreedy) return argmax(x);
     const t = this.o.temperature!;
-    // Candidates sorted by logit, best first; cut by top-k, then turned into probabilities. Tokens whose
-    // probability relative to the best one is below e^-40 (4e-18) cannot be drawn in float64 anyway:
-    // leaving them out spares sorting the whole 262k vocabulary every step.
     let best = -Infinity;
     for (let i = 0; i < x.length; i++) if (x[i]! > best) best = x[i]!;
-    const floor = best - 40 * t;
-    let order: number[] = [];
-    for (let i = 0; i < x.length; i++) if (x[i]! >= floor) order.push(i);
-    order.sort((a, b) => x[b]! - x[a]!);
+    if (!Number.isFinite(best)) throw new Error(`cannot sample: the largest logit is ${best}`);
+    // Candidates: tokens whose probability relative to the best one is at least e^-40 (4e-18); the
+    // others cannot be drawn in float64 anyway. Top-k keeps the first k of them, best first.
+    const ranked = this.ranked;
+    ranked.rank(x, best - 40 * t, best);
     const k = this.o.topK ?? 0;
-    if (k > 0 && k < order.length) order = order.slice(0, k);
+    const n = k > 0 && k < ranked.length ? k : ranked.length;
     const max = best / t;
-    let probs = order.map((id) => Math.exp(x[id]! / t - max));
-    let sum = probs.reduce((a, b) => a + b, 0);
-    probs = probs.map((p) => p / sum);
+    const weight = (v: number) => Math.exp(v / t - max);
+    let total = 0;
+    if (n === ranked.length) total = ranked.sum(weight);
+    else for (let i = 0; i < n; i++) total += weight(x[ranked.at(i)]!);
+    // Probabilities of the first positions of the order, as far as read.
+    const probs: number[] = [];
+    const prob = (i: number) => probs[i] ?? (probs[i] = weight(x[ranked.at(i)]!) / total);
+    // Top-p: the shortest head of the order whose mass reaches p; min-p: the part of that head at least
+    // min-p times as likely as the best token.
+    let keep = n;
     const topP = this.o.topP ?? 1;
     if (topP < 1) {
       let cum = 0;
-      let keep = 0;
-      while (keep < probs.length && cum < topP) cum += probs[keep++]!;
-      order = order.slice(0, Math.max(keep, 1));
-      probs = probs.slice(0, order.length);
+      keep = 0;
+      while (keep < n && cum < topP) cum += prob(keep++);
+      keep = Math.max(keep, 1);
     }
     const minP = this.o.minP ?? 0;
     if (minP > 0) {
-      const floor = probs[0]! * minP;
-      const keep = Math.max(1, probs.filter((p) => p >= floor).length);
-      order = order.slice(0, keep);
-      probs = probs.slice(0, keep);
+      const floor = prob(0) * minP;
+      let count = 1;
+      while (count < keep && prob(count) >= floor) count++;
+      keep = count;
     }
-    sum = probs.reduce((a, b) => a + b, 0);
+    let sum = 1;
+    if (keep < n) {
+      sum = 0;
+      for (let i = 0; i < keep; i++) sum += prob(i);
+    }
+    // The draw walks the known head of the order first: most draws end there. Past it only when nothing
+    // was cut (every cut reads the order through `keep`), so the rest is every other candidate.
     let r = this.rng.next() * sum;
-    for (let i = 0; i < order.length; i++) {
-      r -= probs[i]!;
-      if (r < 0) return order[i]!;
+    const head = Math.min(keep, ranked.known);
+    for (let i = 0; i < head; i++) {
+      r -= prob(i);
+      if (r < 0) return ranked.at(i);
     }
-    return order[order.length - 1]!;
+    if (keep > head) {
+      const id = ranked.walkRest(r, (v) => weight(v) / total);
+      if (id >= 0) return id;
+    }
+    return ranked.at(keep - 1);
   }
 }
