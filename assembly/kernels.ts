@@ -374,6 +374,8 @@ export function matmulQ8(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
 // arithmetic, so a row's result does not depend on where it sits).
 
 const GROUP_BLOCK = 72;
+/** Groups a decode product reads at once, from as many places in memory (see streamRows). */
+const STREAMS = 4;
 
 /** Interleaves groups [g0, g1) of a GGUF Q4_0 tensor in place, through 4 rows of per-thread scratch. */
 export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32, g1: i32): void {
@@ -488,6 +490,20 @@ export function interleaveQ4(w: usize, rowBytes: usize, scratch: usize, g0: i32,
   return halfToFloat4(i16x8.shuffle(h, h, 0, 0, 1, 1, 2, 2, 3, 3), halfMask, halfRebias);
 }
 
+/** Relaxed SIMD: p + chunk c's low nibbles · the broadcast `lo` + its high nibbles · `hi`, i16 pair sums as in groupDot. */
+@inline function chunkSums(p: v128, c: v128, lo: v128, hi: v128, m: v128): v128 {
+  return i16x8.add(p, i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(lo, lowNibbles(c, m)), i16x8.relaxed_dot_i8x16_i7x16_s(hi, highNibbles(c, m))));
+}
+
+/** The integer sums of one block of the interleaved group at `wb` against the activations at `xb`. */
+@inline function blockSums(xb: usize, wb: usize, m: v128): v128 {
+  const c0 = v128.load(wb, 8);
+  const c1 = v128.load(wb, 24);
+  const c2 = v128.load(wb, 40);
+  const c3 = v128.load(wb, 56);
+  return groupDot(xb, lowNibbles(c0, m), lowNibbles(c1, m), lowNibbles(c2, m), lowNibbles(c3, m), highNibbles(c0, m), highNibbles(c1, m), highNibbles(c2, m), highNibbles(c3, m));
+}
+
 /** Group · each of `tokens` (fewer than PANEL) activation rows → out rows [r0, r1). */
 @inline function groupRows(g: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, step: usize, o1: usize, o2: usize, o3: usize, tail: bool, m: v128, halfMask: v128, halfRebias: v128): void {
   for (let t = 0; t < tokens; t++) {
@@ -555,6 +571,64 @@ function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outSt
 }
 
 /**
+ * Decode over STREAMS whole groups at once, g + k·d for k < STREAMS (`gap` = d groups' bytes), each
+ * token: the same arithmetic as groupRows, one block of every group per step. Streams far apart in
+ * memory each get the hardware prefetcher's attention; one stream left the kernel waiting on memory
+ * (2 threads streaming their halves of 8192 × 2048: ~11.5 → ~15 GB/s).
+ */
+function streamRows(g: i32, d: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, gap: usize, m: v128, halfMask: v128, halfRebias: v128): void {
+  for (let t = 0; t < tokens; t++) {
+    const x = qx + <usize>t * <usize>nb * ROW_BLOCK;
+    let scale = x + <usize>nb * 32;
+    const end = scale;
+    let offset = scale + <usize>nb * 4;
+    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
+    let wb = wg;
+    for (let xb = x; xb < end; xb += 32, scale += 4, offset += 4, wb += GROUP_BLOCK) {
+      let s0: v128, s1: v128, s2: v128, s3: v128;
+      if (ASC_FEATURE_RELAXED_SIMD) {
+        // Each broadcast of 4 activations meets the matching chunk of every group (10 % faster than
+        // loading them again per group).
+        let p0 = i16x8.splat(0), p1 = i16x8.splat(0), p2 = i16x8.splat(0), p3 = i16x8.splat(0);
+        for (let a: usize = 0; a < 4; a++) {
+          const lo = v128.load32_splat(xb + a * 4);
+          const hi = v128.load32_splat(xb + 16 + a * 4);
+          p0 = chunkSums(p0, v128.load(wb + 8 + a * 16), lo, hi, m);
+          p1 = chunkSums(p1, v128.load(wb + gap + 8 + a * 16), lo, hi, m);
+          p2 = chunkSums(p2, v128.load(wb + 2 * gap + 8 + a * 16), lo, hi, m);
+          p3 = chunkSums(p3, v128.load(wb + 3 * gap + 8 + a * 16), lo, hi, m);
+        }
+        s0 = i32x4.extadd_pairwise_i16x8_s(p0);
+        s1 = i32x4.extadd_pairwise_i16x8_s(p1);
+        s2 = i32x4.extadd_pairwise_i16x8_s(p2);
+        s3 = i32x4.extadd_pairwise_i16x8_s(p3);
+      } else {
+        s0 = blockSums(xb, wb, m);
+        s1 = blockSums(xb, wb + gap, m);
+        s2 = blockSums(xb, wb + 2 * gap, m);
+        s3 = blockSums(xb, wb + 3 * gap, m);
+      }
+      const dx = v128.load32_splat(scale);
+      const off = v128.load32_splat(offset);
+      acc0 = groupStep(acc0, groupScales(wb, 0, 0, 0, false, halfMask, halfRebias), s0, dx, off);
+      acc1 = groupStep(acc1, groupScales(wb + gap, 0, 0, 0, false, halfMask, halfRebias), s1, dx, off);
+      acc2 = groupStep(acc2, groupScales(wb + 2 * gap, 0, 0, 0, false, halfMask, halfRebias), s2, dx, off);
+      acc3 = groupStep(acc3, groupScales(wb + 3 * gap, 0, 0, 0, false, halfMask, halfRebias), s3, dx, off);
+    }
+    const out = y + <usize>t * outStride;
+    storeRows(acc0, out, g, r0, r1);
+    storeRows(acc1, out, g + d, r0, r1);
+    storeRows(acc2, out, g + 2 * d, r0, r1);
+    storeRows(acc3, out, g + 3 * d, r0, r1);
+  }
+}
+
+/** Bytes from a tail group's row 0 to its row k: its last row fills the lanes of the rows it lacks. */
+@inline function tailOffset(rows: i32, g: i32, k: i32, rowBytes: usize): usize {
+  return <usize>min(k, rows - 1 - (g << 2)) * rowBytes;
+}
+
+/**
  * Q4_0 product over a tensor of `rows` rows whose whole groups are interleaved. A tile of groups stays
  * in L2 while every token (or panel) passes over it; a group split between two threads' ranges is
  * computed by both, each storing its own rows. `scratch`: the thread's own (a panel's accumulators,
@@ -569,27 +643,27 @@ export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
   const m = v128.load(scratch, CONSTANTS);
   const halfMask = v128.load(scratch, CONSTANTS + 16);
   const halfRebias = v128.load(scratch, CONSTANTS + 32);
+  if (tokens < PANEL) {
+    // Decode: the range's whole groups as STREAMS streams, then what is left over one group at a time.
+    const g0 = r0 >> 2;
+    const d = max(0, min(gEnd, groups) - g0) / STREAMS;
+    for (let g = g0; g < g0 + d; g++) streamRows(g, d, qx, tokens, nb, y, outStride, r0, r1, w + <usize>g * 4 * rowBytes, <usize>d * 4 * rowBytes, m, halfMask, halfRebias);
+    for (let g = g0 + STREAMS * d; g < gEnd; g++) {
+      const wg = w + <usize>g * 4 * rowBytes;
+      if (g < groups) interleavedRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, m, halfMask, halfRebias);
+      else tailRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, tailOffset(rows, g, 1, rowBytes), tailOffset(rows, g, 2, rowBytes), tailOffset(rows, g, 3, rowBytes), m, halfMask, halfRebias);
+    }
+    return;
+  }
   for (let tile = r0 >> 2; tile < gEnd; tile += ROW_TILE / 4) {
     const tileEnd = min(tile + ROW_TILE / 4, gEnd);
     for (let t = 0; t < tokens; t += PANEL) {
       for (let g = tile; g < tileEnd; g++) {
-        const tail = g >= groups;
-        const last = rows - 1 - (g << 2);
-        // A tail's rows 1–3 are o1, o2, o3 bytes after its row 0; its last row fills the missing lanes.
         const wg = w + <usize>g * 4 * rowBytes;
-        const o1 = <usize>min(1, last) * rowBytes;
-        const o2 = <usize>min(2, last) * rowBytes;
-        const o3 = <usize>min(3, last) * rowBytes;
-        if (tokens < PANEL) {
-          // Decode: activations a row per token, all of them in this one pass of t.
-          if (tail) tailRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, o1, o2, o3, m, halfMask, halfRebias);
-          else interleavedRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, m, halfMask, halfRebias);
-          continue;
-        }
         const panel = qx + <usize>(t / PANEL) * <usize>nb * PANEL_BLOCK;
         const out = y + <usize>t * outStride;
-        if (tail) tailPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, o1, o2, o3, scratch, m, halfMask, halfRebias);
-        else interleavedPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, scratch, m, halfMask, halfRebias);
+        if (g < groups) interleavedPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, scratch, m, halfMask, halfRebias);
+        else tailPanel(g, panel, tokens - t, nb, out, outStride, r0, r1, wg, tailOffset(rows, g, 1, rowBytes), tailOffset(rows, g, 2, rowBytes), tailOffset(rows, g, 3, rowBytes), scratch, m, halfMask, halfRebias);
       }
     }
   }

@@ -98,15 +98,18 @@ test("matrix products agree with the reference for every dtype, shape and slice"
 });
 
 test("a token's product is the same bit for bit whatever other tokens share the call (prefill and decode agree)", () => {
-  const [rows, inDim, tokens] = [45, 1024, 7];
-  const f32: Tensor = { dtype: "f32", shape: [rows, inDim], data: random(rows * inDim) };
-  const x = random(tokens * inDim);
-  for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as DType[]) {
-    for (const [b, name] of builds) {
-      const w = convertTensor(f32, dtype, (n) => b.weightStorage(n));
-      const all = b.matmul(x, tokens, w);
-      for (let t = 0; t < tokens; t++) {
-        assert.deepEqual(b.matmul(x.subarray(t * inDim, (t + 1) * inDim), 1, w), all.subarray(t * rows, (t + 1) * rows), `${name} ${dtype} token ${t}`);
+  // The second shape is long enough that a single token's product is cut in 2 chunks (2 threads), each
+  // range read as 4 streams of groups plus groups left over.
+  for (const [rows, inDim, tokens] of [[45, 1024, 7], [1100, 2048, 5]] as const) {
+    const f32: Tensor = { dtype: "f32", shape: [rows, inDim], data: random(rows * inDim) };
+    const x = random(tokens * inDim);
+    for (const dtype of ["f32", "bf16", "f16", "q8_0", "q4_0"] as DType[]) {
+      for (const [b, name] of builds) {
+        const w = convertTensor(f32, dtype, (n) => b.weightStorage(n));
+        const all = b.matmul(x, tokens, w);
+        for (let t = 0; t < tokens; t++) {
+          assert.deepEqual(b.matmul(x.subarray(t * inDim, (t + 1) * inDim), 1, w), all.subarray(t * rows, (t + 1) * rows), `${name} ${dtype} [${rows}, ${inDim}] token ${t}`);
+        }
       }
     }
   }
