@@ -877,10 +877,11 @@ export function interleaveHalves(w: usize, rowBytes: usize, scratch: usize, g0: 
 const SUM_BLOCK = 32;
 
 /**
- * One token's activations at x · one group, or two (`both`: the second `groupBytes` further) → out.
- * Two groups give the multiply-adds four independent chains.
+ * One token's activations at x · group g, or two (`both`: also group g + d, `gap` bytes further) → out.
+ * Two groups give the multiply-adds four independent chains; far apart, they are two streams from
+ * memory (see streamRows).
  */
-@inline function groupToken(kind: i32, wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+@inline function groupToken(kind: i32, wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
   const size: usize = kind == F32 ? 32 : 16; // bytes of one input of a group
   let ta = f32x4.splat(0), tb = f32x4.splat(0), tc = f32x4.splat(0), td = f32x4.splat(0); // rows 0–3, 4–7 of each group
   const end = wg + <usize>cols * size;
@@ -894,7 +895,7 @@ const SUM_BLOCK = 32;
       a = fma(groupRowsOf(w, v, false, kind, mask, halfMask, halfRebias), p, a);
       b = fma(groupRowsOf(w, v, true, kind, mask, halfMask, halfRebias), p, b);
       if (both) {
-        const w2 = w + groupBytes;
+        const w2 = w + gap;
         const v2 = kind == F32 ? v128.splat<i32>(0) : v128.load(w2);
         c = fma(groupRowsOf(w2, v2, false, kind, mask, halfMask, halfRebias), p, c);
         d = fma(groupRowsOf(w2, v2, true, kind, mask, halfMask, halfRebias), p, d);
@@ -906,7 +907,7 @@ const SUM_BLOCK = 32;
     td = f32x4.add(td, d);
   }
   storeGroup(ta, tb, out, g, r0, r1);
-  if (both) storeGroup(tc, td, out, g + 1, r0, r1);
+  if (both) storeGroup(tc, td, out, g + d, r0, r1);
 }
 
 /**
@@ -952,14 +953,14 @@ const SUM_BLOCK = 32;
 }
 
 // One function per case, not inlined (see interleavedRows).
-function tokenF32(wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
-  groupToken(F32, wg, groupBytes, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+function tokenF32(wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(F32, wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
-function tokenBF16(wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
-  groupToken(BF16, wg, groupBytes, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+function tokenBF16(wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(BF16, wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
-function tokenF16(wg: usize, groupBytes: usize, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
-  groupToken(F16, wg, groupBytes, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+function tokenF16(wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(F16, wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
 function panelF32(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, outStride: usize, g: i32, r0: i32, r1: i32, sums: usize, mask: v128, halfMask: v128, halfRebias: v128): void {
   groupPanelFloat(F32, wg, cols, x, xStride, out, outStride, g, r0, r1, sums, mask, halfMask, halfRebias);
@@ -986,6 +987,21 @@ function panelF16(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, ou
   const halfMask = v128.load(scratch, CONSTANTS + 16);
   const halfRebias = v128.load(scratch, CONSTANTS + 32);
   const mask = v128.load(scratch, CONSTANTS + 48);
+  if (tokens < PANEL) {
+    // Decode: the range's whole groups as two streams (its first and second half), then the group left
+    // over and the rows past the last whole group.
+    const g0 = r0 >> 3;
+    const whole = min(gEnd, groups);
+    const d = max(0, whole - g0) >> 1;
+    for (let g = g0; g < g0 + d; g++) {
+      for (let t = 0; t < tokens; t++) floatToken(kind, w + <usize>g * groupBytes, <usize>d * groupBytes, d, true, cols, x + <usize>t * xStride, y + <usize>t * outStride, g, r0, r1, mask, halfMask, halfRebias);
+    }
+    for (let g = g0 + 2 * d; g < whole; g++) {
+      for (let t = 0; t < tokens; t++) floatToken(kind, w + <usize>g * groupBytes, 0, 0, false, cols, x + <usize>t * xStride, y + <usize>t * outStride, g, r0, r1, mask, halfMask, halfRebias);
+    }
+    floatTail(kind, w, rowBytes, max(r0, groups * FLOAT_GROUP), r1, x, tokens, cols, y, outStride);
+    return;
+  }
   for (let tile = r0 >> 3; tile < gEnd; tile += ROW_TILE / FLOAT_GROUP) {
     const tileEnd = min(tile + ROW_TILE / FLOAT_GROUP, gEnd);
     const whole = min(tileEnd, groups); // groups of the tile that are interleaved
@@ -1001,21 +1017,24 @@ function panelF16(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, ou
       }
     }
     for (; t < tokens; t++) {
-      const xt = x + <usize>t * xStride;
-      const out = y + <usize>t * outStride;
-      for (let g = tile; g < whole; g += 2) {
-        const wg = w + <usize>g * groupBytes;
-        const both = g + 1 < whole;
-        if (kind == F32) tokenF32(wg, groupBytes, both, cols, xt, out, g, r0, r1, mask, halfMask, halfRebias);
-        else if (kind == BF16) tokenBF16(wg, groupBytes, both, cols, xt, out, g, r0, r1, mask, halfMask, halfRebias);
-        else tokenF16(wg, groupBytes, both, cols, xt, out, g, r0, r1, mask, halfMask, halfRebias);
-      }
+      for (let g = tile; g < whole; g += 2) floatToken(kind, w + <usize>g * groupBytes, groupBytes, 1, g + 1 < whole, cols, x + <usize>t * xStride, y + <usize>t * outStride, g, r0, r1, mask, halfMask, halfRebias);
     }
-    // Rows past the last whole group, in their own layout.
-    for (let r = max(r0, max(tile, groups) * FLOAT_GROUP); r < min(r1, tileEnd * FLOAT_GROUP); r++) {
-      for (let t = 0; t < tokens; t++) store<f32>(y + <usize>t * outStride + <usize>r * 4, dotFloat(w + <usize>r * rowBytes, x + <usize>t * xStride, cols, kind));
-    }
+    floatTail(kind, w, rowBytes, max(r0, max(tile, groups) * FLOAT_GROUP), min(r1, tileEnd * FLOAT_GROUP), x, tokens, cols, y, outStride);
   }
+}
+
+/** Rows [r0, r1) past the last whole group, in their own layout · every token. */
+@inline function floatTail(kind: i32, w: usize, rowBytes: usize, r0: i32, r1: i32, x: usize, tokens: i32, cols: i32, y: usize, outStride: usize): void {
+  for (let r = r0; r < r1; r++) {
+    for (let t = 0; t < tokens; t++) store<f32>(y + <usize>t * outStride + <usize>r * 4, dotFloat(w + <usize>r * rowBytes, x + <usize>t * <usize>cols * 4, cols, kind));
+  }
+}
+
+/** Group g (and g + d, `gap` bytes on, if `both`) · one token, through the dtype's own function. */
+@inline function floatToken(kind: i32, wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  if (kind == F32) tokenF32(wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+  else if (kind == BF16) tokenBF16(wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+  else tokenF16(wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
 
 export function matmulF32(w: usize, rowBytes: usize, rows: i32, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
