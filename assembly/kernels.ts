@@ -138,6 +138,13 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, wide: bool
 const ROW_TILE = 32;
 
 /**
+ * Decode instead reads a thread's rows as STREAMS streams far apart in memory (its groups of rows split
+ * in STREAMS parts), one block of each per step: the hardware prefetcher follows each stream, where one
+ * stream left the kernels waiting on memory (streamRows, streamRowsQ8; the float products pair two).
+ */
+const STREAMS = 4;
+
+/**
  * Each thread of a product has 192 bytes of scratch of its own (the backend's PRODUCT_SCRATCH): partial
  * sums in the first 128, then the loops' vector constants (nibble mask, half-to-float mask and rebias,
  * BF16's high-half mask). V8 rebuilds a v128.const at every use inside a loop (three instructions),
@@ -224,8 +231,6 @@ const CONSTANTS: usize = 128;
 // ends without a horizontal sum. Rows past the last whole group stay in GGUF's layout (dotQ8, dotPanelQ8).
 
 const Q8_GROUP = 8;
-/** Groups a decode product reads at once, from as many places in memory (see streamRows). */
-const STREAMS = 4;
 const Q8_GROUP_BLOCK = Q8_GROUP * 34;
 
 /** Interleaves groups [g0, g1) of a GGUF Q8_0 tensor in place, through 8 rows of per-thread scratch. */
@@ -336,8 +341,8 @@ function groupPanelQ8(g: i32, wg: usize, panel: usize, tokens: i32, nb: i32, out
 
 /**
  * Decode over STREAMS whole groups at once, g + k·d for k < STREAMS (`gap` = d groups' bytes), each
- * token: groupRowsQ8's sums, one block of every group per step, from as many places in memory (see
- * streamRows; 2 threads streaming their halves of 8192 × 2048: ~13 → ~17.5 GB/s).
+ * token: groupRowsQ8's sums, one block of every group per step (2 threads streaming their halves of
+ * 8192 × 2048: ~13 → ~17.5 GB/s).
  */
 function streamRowsQ8(g: i32, d: i32, wg: usize, gap: usize, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, constants: usize): void {
   for (let t = 0; t < tokens; t++) {
@@ -627,9 +632,8 @@ function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outSt
 
 /**
  * Decode over STREAMS whole groups at once, g + k·d for k < STREAMS (`gap` = d groups' bytes), each
- * token: the same arithmetic as groupRows, one block of every group per step. Streams far apart in
- * memory each get the hardware prefetcher's attention; one stream left the kernel waiting on memory
- * (2 threads streaming their halves of 8192 × 2048: ~11.5 → ~15 GB/s).
+ * token: the same arithmetic as groupRows, one block of every group per step (2 threads streaming their
+ * halves of 8192 × 2048: ~11.5 → ~15 GB/s).
  */
 function streamRows(g: i32, d: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, gap: usize, m: v128, halfMask: v128, halfRebias: v128): void {
   for (let t = 0; t < tokens; t++) {
@@ -879,7 +883,7 @@ const SUM_BLOCK = 32;
 /**
  * One token's activations at x · group g, or two (`both`: also group g + d, `gap` bytes further) → out.
  * Two groups give the multiply-adds four independent chains; far apart, they are two streams from
- * memory (see streamRows).
+ * memory (see STREAMS).
  */
 @inline function groupToken(kind: i32, wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
   const size: usize = kind == F32 ? 32 : 16; // bytes of one input of a group
