@@ -138,11 +138,13 @@ export function quantize(x: usize, cols: i32, tokens: i32, qx: usize, wide: bool
 const ROW_TILE = 32;
 
 /**
- * Decode instead reads a thread's rows as STREAMS streams far apart in memory (its groups of rows split
- * in STREAMS parts), one block of each per step: the hardware prefetcher follows each stream, where one
- * stream left the kernels waiting on memory (streamRows, streamRowsQ8; the float products pair two).
+ * Decode instead reads a thread's rows as several streams far apart in memory (its groups of rows split
+ * in that many parts), one block of each per step: the hardware prefetcher follows each stream, where
+ * one stream left the kernels waiting on memory. As many as the registers hold: streamRows,
+ * streamRowsQ8; the float products pair two.
  */
-const STREAMS = 4;
+const Q4_STREAMS = 6;
+const Q8_STREAMS = 4;
 
 /**
  * Each thread of a product has 192 bytes of scratch of its own (the backend's PRODUCT_SCRATCH): partial
@@ -340,8 +342,8 @@ function groupPanelQ8(g: i32, wg: usize, panel: usize, tokens: i32, nb: i32, out
 }
 
 /**
- * Decode over STREAMS whole groups at once, g + k·d for k < STREAMS (`gap` = d groups' bytes), each
- * token: groupRowsQ8's sums, one block of every group per step (2 threads streaming their halves of
+ * Decode over Q8_STREAMS (4) whole groups at once, g + k·d (`gap` = d groups' bytes), each token:
+ * groupRowsQ8's sums, one block of every group per step (2 threads streaming their halves of
  * 8192 × 2048: ~13 → ~17.5 GB/s).
  */
 function streamRowsQ8(g: i32, d: i32, wg: usize, gap: usize, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, constants: usize): void {
@@ -400,13 +402,13 @@ export function matmulQ8(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
   const constants = scratch + CONSTANTS;
   storeConstants(scratch);
   if (tokens < PANEL) {
-    // Decode: the range's whole groups as STREAMS streams, the groups left over one at a time, then the
-    // rows past the last whole group (GGUF's layout).
+    // Decode: the range's whole groups as Q8_STREAMS streams, the groups left over one at a time, then
+    // the rows past the last whole group (GGUF's layout).
     const g0 = r0 >> 3;
     const whole = min(gEnd, groups);
-    const d = max(0, whole - g0) / STREAMS;
+    const d = max(0, whole - g0) / Q8_STREAMS;
     for (let g = g0; g < g0 + d; g++) streamRowsQ8(g, d, w + <usize>g * Q8_GROUP * rowBytes, <usize>d * Q8_GROUP * rowBytes, qx, tokens, nb, y, outStride, r0, r1, constants);
-    for (let g = g0 + STREAMS * d; g < whole; g++) groupRowsQ8(g, w + <usize>g * Q8_GROUP * rowBytes, qx, tokens, nb, y, outStride, r0, r1, constants);
+    for (let g = g0 + Q8_STREAMS * d; g < whole; g++) groupRowsQ8(g, w + <usize>g * Q8_GROUP * rowBytes, qx, tokens, nb, y, outStride, r0, r1, constants);
     for (let t = 0; t < tokens; t++) {
       const x = qx + <usize>t * <usize>nb * WIDE_ROW_BLOCK;
       for (let r = max(r0, groups * Q8_GROUP); r < r1; r++) store<f32>(y + <usize>t * outStride + <usize>r * 4, dotQ8(w + <usize>r * rowBytes, x, nb));
@@ -631,9 +633,9 @@ function tailPanel(g: i32, panel: usize, tokens: i32, nb: i32, out: usize, outSt
 }
 
 /**
- * Decode over STREAMS whole groups at once, g + k·d for k < STREAMS (`gap` = d groups' bytes), each
- * token: the same arithmetic as groupRows, one block of every group per step (2 threads streaming their
- * halves of 8192 × 2048: ~11.5 → ~15 GB/s).
+ * Decode over Q4_STREAMS (6) whole groups at once, g + k·d (`gap` = d groups' bytes), each token: the
+ * same arithmetic as groupRows, one block of every group per step (2 threads streaming their halves of
+ * 8192 × 2048: ~11.5 GB/s with one stream, ~15 with 4, ~17 with 6; 8 spill registers).
  */
 function streamRows(g: i32, d: i32, qx: usize, tokens: i32, nb: i32, y: usize, outStride: usize, r0: i32, r1: i32, wg: usize, gap: usize, m: v128, halfMask: v128, halfRebias: v128): void {
   for (let t = 0; t < tokens; t++) {
@@ -641,45 +643,61 @@ function streamRows(g: i32, d: i32, qx: usize, tokens: i32, nb: i32, y: usize, o
     let scale = x + <usize>nb * 32;
     const end = scale;
     let offset = scale + <usize>nb * 4;
-    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
+    let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0), acc4 = f32x4.splat(0), acc5 = f32x4.splat(0);
     let wb = wg;
     for (let xb = x; xb < end; xb += 32, scale += 4, offset += 4, wb += GROUP_BLOCK) {
-      let s0: v128, s1: v128, s2: v128, s3: v128;
+      let s0: v128, s1: v128, s2: v128, s3: v128, s4: v128, s5: v128;
       if (ASC_FEATURE_RELAXED_SIMD) {
         // Each broadcast of 4 activations meets the matching chunk of every group (10 % faster than
         // loading them again per group).
-        let p0 = i16x8.splat(0), p1 = i16x8.splat(0), p2 = i16x8.splat(0), p3 = i16x8.splat(0);
+        let p0 = i16x8.splat(0), p1 = i16x8.splat(0), p2 = i16x8.splat(0), p3 = i16x8.splat(0), p4 = i16x8.splat(0), p5 = i16x8.splat(0);
         for (let a: usize = 0; a < 4; a++) {
           const lo = v128.load32_splat(xb + a * 4);
           const hi = v128.load32_splat(xb + 16 + a * 4);
-          p0 = chunkSums(p0, v128.load(wb + 8 + a * 16), lo, hi, m);
-          p1 = chunkSums(p1, v128.load(wb + gap + 8 + a * 16), lo, hi, m);
-          p2 = chunkSums(p2, v128.load(wb + 2 * gap + 8 + a * 16), lo, hi, m);
-          p3 = chunkSums(p3, v128.load(wb + 3 * gap + 8 + a * 16), lo, hi, m);
+          const c = wb + 8 + a * 16;
+          p0 = chunkSums(p0, v128.load(c), lo, hi, m);
+          p1 = chunkSums(p1, v128.load(c + gap), lo, hi, m);
+          p2 = chunkSums(p2, v128.load(c + 2 * gap), lo, hi, m);
+          p3 = chunkSums(p3, v128.load(c + 3 * gap), lo, hi, m);
+          p4 = chunkSums(p4, v128.load(c + 4 * gap), lo, hi, m);
+          p5 = chunkSums(p5, v128.load(c + 5 * gap), lo, hi, m);
         }
         s0 = i32x4.extadd_pairwise_i16x8_s(p0);
         s1 = i32x4.extadd_pairwise_i16x8_s(p1);
         s2 = i32x4.extadd_pairwise_i16x8_s(p2);
         s3 = i32x4.extadd_pairwise_i16x8_s(p3);
+        s4 = i32x4.extadd_pairwise_i16x8_s(p4);
+        s5 = i32x4.extadd_pairwise_i16x8_s(p5);
       } else {
         s0 = blockSums(xb, wb, m);
         s1 = blockSums(xb, wb + gap, m);
         s2 = blockSums(xb, wb + 2 * gap, m);
         s3 = blockSums(xb, wb + 3 * gap, m);
+        s4 = blockSums(xb, wb + 4 * gap, m);
+        s5 = blockSums(xb, wb + 5 * gap, m);
       }
       const dx = v128.load32_splat(scale);
       const off = v128.load32_splat(offset);
-      acc0 = groupStep(acc0, groupScales(wb, 0, 0, 0, false, halfMask, halfRebias), s0, dx, off);
-      acc1 = groupStep(acc1, groupScales(wb + gap, 0, 0, 0, false, halfMask, halfRebias), s1, dx, off);
-      acc2 = groupStep(acc2, groupScales(wb + 2 * gap, 0, 0, 0, false, halfMask, halfRebias), s2, dx, off);
-      acc3 = groupStep(acc3, groupScales(wb + 3 * gap, 0, 0, 0, false, halfMask, halfRebias), s3, dx, off);
+      acc0 = groupStep(acc0, streamScales(wb, halfMask, halfRebias), s0, dx, off);
+      acc1 = groupStep(acc1, streamScales(wb + gap, halfMask, halfRebias), s1, dx, off);
+      acc2 = groupStep(acc2, streamScales(wb + 2 * gap, halfMask, halfRebias), s2, dx, off);
+      acc3 = groupStep(acc3, streamScales(wb + 3 * gap, halfMask, halfRebias), s3, dx, off);
+      acc4 = groupStep(acc4, streamScales(wb + 4 * gap, halfMask, halfRebias), s4, dx, off);
+      acc5 = groupStep(acc5, streamScales(wb + 5 * gap, halfMask, halfRebias), s5, dx, off);
     }
     const out = y + <usize>t * outStride;
     storeRows(acc0, out, g, r0, r1);
     storeRows(acc1, out, g + d, r0, r1);
     storeRows(acc2, out, g + 2 * d, r0, r1);
     storeRows(acc3, out, g + 3 * d, r0, r1);
+    storeRows(acc4, out, g + 4 * d, r0, r1);
+    storeRows(acc5, out, g + 5 * d, r0, r1);
   }
+}
+
+/** The scales of the interleaved group block at `wb` as float32. */
+@inline function streamScales(wb: usize, halfMask: v128, halfRebias: v128): v128 {
+  return groupScales(wb, 0, 0, 0, false, halfMask, halfRebias);
 }
 
 /** Bytes from a tail group's row 0 to its row k: its last row fills the lanes of the rows it lacks. */
@@ -703,11 +721,11 @@ export function matmulQ4(w: usize, rowBytes: usize, rows: i32, qx: usize, tokens
   const halfMask = v128.load(scratch, CONSTANTS + 16);
   const halfRebias = v128.load(scratch, CONSTANTS + 32);
   if (tokens < PANEL) {
-    // Decode: the range's whole groups as STREAMS streams, then what is left over one group at a time.
+    // Decode: the range's whole groups as Q4_STREAMS streams, then what is left over one group at a time.
     const g0 = r0 >> 2;
-    const d = max(0, min(gEnd, groups) - g0) / STREAMS;
+    const d = max(0, min(gEnd, groups) - g0) / Q4_STREAMS;
     for (let g = g0; g < g0 + d; g++) streamRows(g, d, qx, tokens, nb, y, outStride, r0, r1, w + <usize>g * 4 * rowBytes, <usize>d * 4 * rowBytes, m, halfMask, halfRebias);
-    for (let g = g0 + STREAMS * d; g < gEnd; g++) {
+    for (let g = g0 + Q4_STREAMS * d; g < gEnd; g++) {
       const wg = w + <usize>g * 4 * rowBytes;
       if (g < groups) interleavedRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, m, halfMask, halfRebias);
       else tailRows(g, qx, tokens, nb, y, outStride, r0, r1, wg, tailOffset(rows, g, 1, rowBytes), tailOffset(rows, g, 2, rowBytes), tailOffset(rows, g, 3, rowBytes), m, halfMask, halfRebias);
@@ -883,7 +901,7 @@ const SUM_BLOCK = 32;
 /**
  * One token's activations at x · group g, or two (`both`: also group g + d, `gap` bytes further) → out.
  * Two groups give the multiply-adds four independent chains; far apart, they are two streams from
- * memory (see STREAMS).
+ * memory (see Q4_STREAMS).
  */
 @inline function groupToken(kind: i32, wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
   const size: usize = kind == F32 ? 32 : 16; // bytes of one input of a group
