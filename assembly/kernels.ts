@@ -899,11 +899,11 @@ export function interleaveHalves(w: usize, rowBytes: usize, scratch: usize, g0: 
 const SUM_BLOCK = 32;
 
 /**
- * One token's activations at x · group g, or two (`both`: also group g + d, `gap` bytes further) → out.
+ * One token's activations at x · group g, or two (`both`: also group g + dg, `gap` bytes further) → out.
  * Two groups give the multiply-adds four independent chains; far apart, they are two streams from
  * memory (see Q4_STREAMS).
  */
-@inline function groupToken(kind: i32, wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+@inline function groupToken(kind: i32, wg: usize, gap: usize, dg: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
   const size: usize = kind == F32 ? 32 : 16; // bytes of one input of a group
   let ta = f32x4.splat(0), tb = f32x4.splat(0), tc = f32x4.splat(0), td = f32x4.splat(0); // rows 0–3, 4–7 of each group
   const end = wg + <usize>cols * size;
@@ -929,7 +929,7 @@ const SUM_BLOCK = 32;
     td = f32x4.add(td, d);
   }
   storeGroup(ta, tb, out, g, r0, r1);
-  if (both) storeGroup(tc, td, out, g + d, r0, r1);
+  if (both) storeGroup(tc, td, out, g + dg, r0, r1);
 }
 
 /**
@@ -975,14 +975,14 @@ const SUM_BLOCK = 32;
 }
 
 // One function per case, not inlined (see interleavedRows).
-function tokenF32(wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
-  groupToken(F32, wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+function tokenF32(wg: usize, gap: usize, dg: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(F32, wg, gap, dg, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
-function tokenBF16(wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
-  groupToken(BF16, wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+function tokenBF16(wg: usize, gap: usize, dg: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(BF16, wg, gap, dg, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
-function tokenF16(wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
-  groupToken(F16, wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+function tokenF16(wg: usize, gap: usize, dg: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  groupToken(F16, wg, gap, dg, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
 function panelF32(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, outStride: usize, g: i32, r0: i32, r1: i32, sums: usize, mask: v128, halfMask: v128, halfRebias: v128): void {
   groupPanelFloat(F32, wg, cols, x, xStride, out, outStride, g, r0, r1, sums, mask, halfMask, halfRebias);
@@ -1052,11 +1052,11 @@ function panelF16(wg: usize, cols: i32, x: usize, xStride: usize, out: usize, ou
   }
 }
 
-/** Group g (and g + d, `gap` bytes on, if `both`) · one token, through the dtype's own function. */
-@inline function floatToken(kind: i32, wg: usize, gap: usize, d: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
-  if (kind == F32) tokenF32(wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
-  else if (kind == BF16) tokenBF16(wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
-  else tokenF16(wg, gap, d, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+/** Group g (and g + dg, `gap` bytes on, if `both`) · one token, through the dtype's own function. */
+@inline function floatToken(kind: i32, wg: usize, gap: usize, dg: i32, both: bool, cols: i32, x: usize, out: usize, g: i32, r0: i32, r1: i32, mask: v128, halfMask: v128, halfRebias: v128): void {
+  if (kind == F32) tokenF32(wg, gap, dg, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+  else if (kind == BF16) tokenBF16(wg, gap, dg, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
+  else tokenF16(wg, gap, dg, both, cols, x, out, g, r0, r1, mask, halfMask, halfRebias);
 }
 
 export function matmulF32(w: usize, rowBytes: usize, rows: i32, x: usize, tokens: i32, cols: i32, y: usize, yStride: i32, scratch: usize, r0: i32, r1: i32): void {
