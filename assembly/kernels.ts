@@ -141,7 +141,8 @@ const ROW_TILE = 32;
  * Decode instead reads a thread's rows as several streams far apart in memory (its groups of rows split
  * in that many parts), one block of each per step: the hardware prefetcher follows each stream, where
  * one stream left the kernels waiting on memory. As many as the registers hold: streamRows,
- * streamRowsQ8; the float products pair two.
+ * streamRowsQ8; the float products pair two. The backend cuts products at multiples of these many
+ * groups (its GROUPED grain), so that only a product's last chunk has groups left over.
  */
 const Q4_STREAMS = 6;
 const Q8_STREAMS = 4;
