@@ -61,6 +61,15 @@ export function argmax(x: Float32Array): number {
   return best;
 }
 
+const BINS = 1024;
+
+/**
+ * The bin of a candidate v ≥ floor: bin 0 holds the best logits, and the bin is monotone in the logit,
+ * so bins in order are the order. `| 0` is the floor of a number ≥ 0. The passes over the logits call
+ * this with floor and scale in locals: read through `this`, they ran 3× slower.
+ */
+const binOf = (v: number, floor: number, scale: number) => Math.max(0, BINS - 1 - (((v - floor) * scale) | 0));
+
 /**
  * The candidates (logits at or above `floor`) in the order the sampler walks them, logit high to low and
  * ties by id, found only as far as they are read. A counting pass sorts the logits into bins, best
@@ -69,8 +78,7 @@ export function argmax(x: Float32Array): number {
  * them all took 130–230 ms a token, more than the forward pass.
  */
 class RankedCandidates {
-  private static readonly BINS = 1024;
-  private readonly counts = new Int32Array(RankedCandidates.BINS);
+  private readonly counts = new Int32Array(BINS);
   private ids = new Int32Array(0);
   private x: Float32Array = new Float32Array(0);
   private floor = 0;
@@ -81,27 +89,22 @@ class RankedCandidates {
   length = 0;
 
   rank(x: Float32Array, floor: number, best: number): void {
-    const bins = RankedCandidates.BINS;
+    const scale = best > floor ? BINS / (best - floor) : 0;
     this.x = x;
     this.floor = floor;
-    this.scale = best > floor ? bins / (best - floor) : 0;
+    this.scale = scale;
     const counts = this.counts.fill(0);
     let n = 0;
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
       if (v >= floor) {
-        counts[this.binOf(v)]!++;
+        counts[binOf(v, floor, scale)]!++;
         n++;
       }
     }
     this.length = n;
     this.collectedBins = 0;
     this.collected = 0;
-  }
-
-  /** Bin 0 holds the best logits; the bin is monotone in the logit, so bins in order are the order. */
-  private binOf(v: number): number {
-    return Math.max(0, RankedCandidates.BINS - 1 - Math.floor((v - this.floor) * this.scale));
   }
 
   /** The id at position `i` (< length) of the order. */
@@ -115,19 +118,21 @@ class RankedCandidates {
     const first = this.collectedBins;
     let end = first;
     let total = this.collected;
-    while (total < want && end < RankedCandidates.BINS) total += this.counts[end++]!;
+    while (total < want && end < BINS) total += this.counts[end++]!;
     if (this.ids.length < total) {
       const grown = new Int32Array(Math.max(total, 2 * this.ids.length));
       grown.set(this.ids.subarray(0, this.collected));
       this.ids = grown;
     }
-    const x = this.x;
+    const { x, floor, scale, ids } = this;
+    // Logits below `low` fall in bin `end` or later whatever the rounding: one comparison rejects them.
+    const low = end < BINS && scale > 0 ? floor + (BINS - 1 - end) / scale : floor;
     let at = this.collected;
     for (let id = 0; id < x.length; id++) {
       const v = x[id]!;
-      if (v >= this.floor) {
-        const b = this.binOf(v);
-        if (b >= first && b < end) this.ids[at++] = id;
+      if (v >= low && v >= floor) {
+        const b = binOf(v, floor, scale);
+        if (b >= first && b < end) ids[at++] = id;
       }
     }
     this.ids.subarray(this.collected, at).sort((p, q) => x[q]! - x[p]! || p - q);
@@ -138,8 +143,8 @@ class RankedCandidates {
   /** Σ f(logit) over every candidate, in id order. */
   sum(f: (v: number) => number): number {
     let total = 0;
-    const x = this.x;
-    for (let i = 0; i < x.length; i++) if (x[i]! >= this.floor) total += f(x[i]!);
+    const { x, floor } = this;
+    for (let i = 0; i < x.length; i++) if (x[i]! >= floor) total += f(x[i]!);
     return total;
   }
 
@@ -154,11 +159,11 @@ class RankedCandidates {
    * below 0, or the last one should rounding leave it above.
    */
   walkRest(r: number, f: (v: number) => number): number {
-    const x = this.x;
+    const { x, floor, scale, collectedBins } = this;
     let last = -1;
     for (let id = 0; id < x.length; id++) {
       const v = x[id]!;
-      if (v >= this.floor && this.binOf(v) >= this.collectedBins) {
+      if (v >= floor && binOf(v, floor, scale) >= collectedBins) {
         last = id;
         r -= f(v);
         if (r < 0) break;
