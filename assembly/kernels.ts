@@ -75,20 +75,54 @@ export function quantizedBytes(cols: i32, tokens: i32, wide: bool): i32 {
   return ((tokens + PANEL - 1) / PANEL) * nb * PANEL * block;
 }
 
+/**
+ * Rounding to the nearest integer (ties to even) of floats below 2²² in magnitude, by adding 1.5·2²³:
+ * the addition rounds, and leaves the integer in the low mantissa bits. The same results as nearest
+ * and then trunc_sat, whose saturation V8 spends several instructions on.
+ */
+const ROUNDER: f32 = 12582912;
+const ROUNDER_BITS = 0x4b400000;
+
+/** v + 1.5·2²³ (see ROUNDER): its float value minus ROUNDER is the rounded float, its bits minus ROUNDER_BITS the integer. */
+@inline function rounded(v: v128): v128 {
+  return f32x4.add(v, f32x4.splat(ROUNDER));
+}
+
+@inline function roundedInt(r: v128): v128 {
+  return i32x4.sub(r, i32x4.splat(ROUNDER_BITS));
+}
+
 /** One block of 32 floats at `src` → 32 values at `q` (int16 if `wide`), dx at `scale`, 8·dx·Σq at `offset`. */
 @inline function quantizeBlock(src: usize, q: usize, scale: usize, offset: usize, wide: bool): void {
+  // The largest |x| through pmax (one instruction; max, which propagates NaN, costs V8 eight in a chain),
+  // with a NaN looked for apart.
   let m = f32x4.splat(0);
-  for (let k = 0; k < 8; k++) m = f32x4.max(m, f32x4.abs(v128.load(src + k * 16)));
-  const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  let nan = i32x4.splat(0);
+  for (let k = 0; k < 8; k++) {
+    const v = v128.load(src + k * 16);
+    m = f32x4.pmax(m, f32x4.abs(v));
+    nan = v128.or(nan, f32x4.ne(v, v));
+  }
+  m = f32x4.pmax(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  m = f32x4.pmax(m, i32x4.shuffle(m, m, 1, 0, 3, 2));
+  const amax: f32 = v128.any_true(nan) ? NaN : f32x4.extract_lane(m, 0);
   const d: f32 = amax / 127;
+  if (!(amax < Infinity)) {
+    // A NaN or an infinity: values 0 and a scale and offset that make the block's products NaN.
+    const bytes: usize = wide ? 64 : 32;
+    for (let k: usize = 0; k < bytes; k += 16) v128.store(q + k, i32x4.splat(0));
+    store<f32>(scale, d);
+    store<f32>(offset, NaN);
+    return;
+  }
   const id = f32x4.splat(d != 0 ? 1 / d : 0);
   let sum = i32x4.splat(0);
   for (let k = 0; k < 2; k++) {
     const base = src + k * 64;
-    const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base), id)));
-    const bb = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 16), id)));
-    const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 32), id)));
-    const dd = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(base + 48), id)));
+    const a = roundedInt(rounded(f32x4.mul(v128.load(base), id)));
+    const bb = roundedInt(rounded(f32x4.mul(v128.load(base + 16), id)));
+    const c = roundedInt(rounded(f32x4.mul(v128.load(base + 32), id)));
+    const dd = roundedInt(rounded(f32x4.mul(v128.load(base + 48), id)));
     sum = i32x4.add(sum, i32x4.add(i32x4.add(a, bb), i32x4.add(c, dd)));
     if (wide) {
       v128.store(q + k * 32, i16x8.narrow_i32x4_s(a, bb));
@@ -1167,10 +1201,14 @@ export function rope(x: usize, heads: i32, headDim: i32, cos: usize, sin: usize,
 // Elementwise ops and RMSNorm. The transcendental ones use a vector exp (error ≲ 2e-7 relative), so
 // they agree with float64 references to float32 rounding, not bit for bit.
 
-/** e^x for float32x4: 2^k · e^r with k = round(x·log₂e), r = x − k·ln2 (ln2 in two parts), e^r by Taylor to r⁷. */
+/**
+ * e^x for float32x4: 2^k · e^r with k = round(x·log₂e), r = x − k·ln2 (ln2 in two parts), e^r by Taylor
+ * to r⁷. The clamps are pmin/pmax, one instruction each (a NaN passes through them).
+ */
 @inline function exp4(v: v128): v128 {
-  const x = f32x4.max(f32x4.min(v, f32x4.splat(88)), f32x4.splat(-87));
-  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  const x = f32x4.pmax(f32x4.pmin(v, f32x4.splat(88)), f32x4.splat(-87));
+  const kr = rounded(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
+  const k = f32x4.sub(kr, f32x4.splat(ROUNDER));
   let r = f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693145751953125)));
   r = f32x4.sub(r, f32x4.mul(k, f32x4.splat(1.428606765330187e-6)));
   let p = f32x4.splat(1.0 / 5040);
@@ -1181,7 +1219,7 @@ export function rope(x: usize, heads: i32, headDim: i32, cos: usize, sin: usize,
   p = fma(p, r, f32x4.splat(0.5));
   p = fma(p, r, f32x4.splat(1));
   p = fma(p, r, f32x4.splat(1));
-  return f32x4.mul(p, i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23));
+  return f32x4.mul(p, i32x4.shl(i32x4.add(roundedInt(kr), i32x4.splat(127)), 23));
 }
 
 /** tanh for float32x4: sign(x)·(1 − e)/(1 + e) with e = e^(−2|x|). */

@@ -115,6 +115,27 @@ test("a token's product is the same bit for bit whatever other tokens share the 
   }
 });
 
+test("a NaN or an infinity among a token's activations makes that token's quantized products NaN, and only its", () => {
+  const [rows, inDim, tokens] = [12, 96, 5];
+  const f32: Tensor = { dtype: "f32", shape: [rows, inDim], data: random(rows * inDim) };
+  for (const dtype of ["q8_0", "q4_0"] as DType[]) {
+    for (const [b, name] of builds) {
+      const w = convertTensor(f32, dtype, (n) => b.weightStorage(n));
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const x = random(tokens * inDim);
+        x[2 * inDim + 40] = bad;
+        const y = b.matmul(x, tokens, w);
+        for (let t = 0; t < tokens; t++) {
+          const out = y.subarray(t * rows, (t + 1) * rows);
+          if (t === 2) assert.ok(out.every(Number.isNaN), `${name} ${dtype} ${bad}: ${out}`);
+          else assert.deepEqual(out, b.matmul(x.subarray(t * inDim, (t + 1) * inDim), 1, w), `${name} ${dtype} ${bad} token ${t}`);
+        }
+        assert.ok(b.matmul(x.subarray(2 * inDim, 3 * inDim), 1, w).every(Number.isNaN), `${name} ${dtype} ${bad} alone`);
+      }
+    }
+  }
+});
+
 test("weights outside the backend's memory are copied in; bad slices are refused", () => {
   const [b] = builds[0]!;
   const w: Tensor = { dtype: "f32", shape: [5, 8], data: random(40) };
@@ -207,6 +228,9 @@ test("RMSNorm, softcap and gelu(gate)·up agree with the reference, tails includ
       b.rmsNorm(inPlace, width, null, 1e-6, inPlace);
       close(inPlace, ref.rmsNorm(x, width, null, 1e-6), `${name} rmsNorm in place, no weight`);
     }
+    const edges = Float32Array.of(Infinity, -Infinity, NaN, 0, -0, 1e30, -1e30);
+    b.softcap(edges, 30);
+    assert.deepEqual(edges, Float32Array.of(30, -30, NaN, 0, -0, 30, -30), `${name} softcap at the edges`);
     for (const n of [1, 13, 70001]) {
       const x = random(n, 80);
       const [a, e] = [Float32Array.from(x), Float32Array.from(x)];
