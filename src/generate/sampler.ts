@@ -125,12 +125,13 @@ class RankedCandidates {
       this.ids = grown;
     }
     const { x, floor, scale, ids } = this;
-    // Logits below `low` fall in bin `end` or later whatever the rounding: one comparison rejects them.
+    // Logits below `low` (≥ floor) fall in bin `end` or later whatever the rounding: one comparison
+    // rejects them.
     const low = end < BINS && scale > 0 ? floor + (BINS - 1 - end) / scale : floor;
     let at = this.collected;
     for (let id = 0; id < x.length; id++) {
       const v = x[id]!;
-      if (v >= low && v >= floor) {
+      if (v >= low) {
         const b = binOf(v, floor, scale);
         if (b >= first && b < end) ids[at++] = id;
       }
