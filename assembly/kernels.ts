@@ -115,7 +115,9 @@ const ROUNDER_BITS = 0x4b400000;
     store<f32>(offset, NaN);
     return;
   }
-  const id = f32x4.splat(d != 0 ? 1 / d : 0);
+  // 1/d overflows for d = 0 and for blocks below ~4e-37; those quantize to 0 (x·∞ would be saturated junk).
+  const inv: f32 = 1 / d;
+  const id = f32x4.splat(inv < Infinity ? inv : 0);
   let sum = i32x4.splat(0);
   for (let k = 0; k < 2; k++) {
     const base = src + k * 64;
